@@ -1,0 +1,190 @@
+//! The only room that runs the `tailscale` CLI: find it, run it bounded, model its JSON.
+//!
+//! Reads only. The functions here turn a CLI call into typed evidence (`Status`, `ServeConfig`,
+//! or a [`CliFailure`] saying precisely how it failed); they never judge what that means.
+
+pub mod locate;
+pub mod run;
+pub mod serve;
+pub mod status;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use locate::{CliSource, Located, NotFound, locate};
+pub use run::{Output, RunError, run};
+pub use serve::ServeConfig;
+pub use status::Status;
+
+/// Printed on stdout, with exit 0, by the macOS GUI binary when it cannot reach the GUI
+/// (tailscale/tailscale#16063): launched from Finder, launchd or at login.
+pub const GUI_FAILED: &str = "The Tailscale GUI failed to start";
+
+/// How a read call failed. Distinct variants because they lead to distinct causes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CliFailure {
+    /// "failed to connect to local tailscaled / Tailscale service / daemon …".
+    DaemonUnreachable { message: String },
+    /// The macOS GUI binary could not reach its GUI (#16063).
+    GuiUnavailable { message: String },
+    /// Exit 0 but the output is not the JSON we asked for.
+    Unparseable { first_bytes: String, error: String },
+    /// Non-zero exit with some other message.
+    Failed { code: Option<i32>, message: String },
+    /// Killed at the deadline.
+    TimedOut { after_ms: u64 },
+    /// Could not be started at all.
+    Spawn { message: String },
+}
+
+impl CliFailure {
+    pub fn describe(&self) -> String {
+        match self {
+            CliFailure::DaemonUnreachable { message } | CliFailure::GuiUnavailable { message } => {
+                message.clone()
+            }
+            CliFailure::Unparseable { first_bytes, error } => {
+                format!("not JSON ({error}): {first_bytes:?}")
+            }
+            CliFailure::Failed { code, message } => match code {
+                Some(c) => format!("exit {c}: {message}"),
+                None => format!("killed: {message}"),
+            },
+            CliFailure::TimedOut { after_ms } => {
+                format!("no answer within {:.1} s (stopped)", *after_ms as f64 / 1000.0)
+            }
+            CliFailure::Spawn { message } => message.clone(),
+        }
+    }
+}
+
+/// First non-empty line of a message, trimmed, for one-line evidence.
+pub fn first_line(s: &str) -> String {
+    s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_string()
+}
+
+fn snippet(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let t: String = text.trim().chars().take(120).collect();
+    t
+}
+
+/// Classifies a finished call that was supposed to print JSON.
+fn classify<T>(
+    res: Result<Output, RunError>,
+    parse: impl FnOnce(&[u8]) -> Result<T, serde_json::Error>,
+) -> Result<T, CliFailure> {
+    let out = match res {
+        Ok(o) => o,
+        Err(RunError::TimedOut { after, .. }) => {
+            return Err(CliFailure::TimedOut { after_ms: after.as_millis() as u64 });
+        }
+        Err(e @ RunError::Spawn { .. }) => return Err(CliFailure::Spawn { message: e.to_string() }),
+    };
+    let all = out.all_text();
+    if all.to_ascii_lowercase().contains("failed to connect to local tailscale") {
+        let msg = [out.stderr_text(), out.stdout_text()]
+            .into_iter()
+            .map(|s| first_line(&s))
+            .find(|l| l.to_ascii_lowercase().contains("failed to connect"))
+            .unwrap_or_else(|| first_line(&all));
+        return Err(CliFailure::DaemonUnreachable { message: msg });
+    }
+    if all.contains(GUI_FAILED) {
+        return Err(CliFailure::GuiUnavailable { message: first_line(&out.stdout_text()) });
+    }
+    if out.code != Some(0) {
+        let msg = first_line(&out.stderr_text());
+        let msg = if msg.is_empty() { first_line(&out.stdout_text()) } else { msg };
+        return Err(CliFailure::Failed { code: out.code, message: msg });
+    }
+    parse(&out.stdout).map_err(|e| CliFailure::Unparseable {
+        first_bytes: snippet(&out.stdout),
+        error: e.to_string(),
+    })
+}
+
+/// `tailscale status --json --peers=false`.
+pub async fn status(cli: &Path, timeout: Duration) -> Result<Status, CliFailure> {
+    classify(run(cli, &["status", "--json", "--peers=false"], None, timeout).await, Status::from_json)
+}
+
+/// `tailscale serve status --json`, with the raw text kept for backups.
+pub async fn serve_config(cli: &Path, timeout: Duration) -> Result<(ServeConfig, String), CliFailure> {
+    classify(run(cli, &["serve", "status", "--json"], None, timeout).await, |b| {
+        ServeConfig::from_json(b).map(|c| (c, String::from_utf8_lossy(b).into_owned()))
+    })
+}
+
+/// What `tailscale cert <name>` said (`--deep` only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CertCommand {
+    Succeeded { message: String, ms: u64 },
+    Failed { message: String, ms: u64 },
+    TimedOut { after_ms: u64 },
+}
+
+/// Runs `tailscale cert <name>` in a fresh 0700 temp dir that is removed afterwards, so the key
+/// it writes never lingers. Bounded: it can hang forever on a stuck ACME order.
+pub async fn cert(cli: &Path, name: &str, timeout: Duration) -> CertCommand {
+    let dir = match tempfile::Builder::new().prefix("serve-doctor-cert-").tempdir() {
+        Ok(d) => d,
+        Err(e) => return CertCommand::Failed { message: format!("cannot make a temp dir: {e}"), ms: 0 },
+    };
+    // tempfile creates the dir 0700 already; keep the cert files inside it.
+    let res = run::run_in(cli, &["cert", name], None, timeout, Some(dir.path())).await;
+    drop(dir);
+    match res {
+        Ok(o) if o.code == Some(0) => {
+            CertCommand::Succeeded { message: first_line(&o.all_text()), ms: o.ms }
+        }
+        Ok(o) => {
+            let m = first_line(&o.stderr_text());
+            let message = if m.is_empty() { first_line(&o.stdout_text()) } else { m };
+            CertCommand::Failed { message, ms: o.ms }
+        }
+        Err(RunError::TimedOut { after, .. }) => CertCommand::TimedOut { after_ms: after.as_millis() as u64 },
+        Err(e) => CertCommand::Failed { message: e.to_string(), ms: 0 },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(code: i32, stdout: &str, stderr: &str) -> Result<Output, RunError> {
+        Ok(Output { code: Some(code), stdout: stdout.into(), stderr: stderr.into(), ms: 1 })
+    }
+
+    #[test]
+    fn daemon_messages_on_every_platform() {
+        for msg in [
+            "failed to connect to local tailscaled; it doesn't appear to be running (sudo systemctl start tailscaled ?)",
+            "failed to connect to local Tailscale service; is Tailscale running?",
+            "Failed to connect to local Tailscale daemon for /localapi/v0/serve-config; not running? Error: dial unix",
+        ] {
+            let r = classify(out(1, "", msg), Status::from_json);
+            assert_eq!(r, Err(CliFailure::DaemonUnreachable { message: msg.into() }));
+        }
+    }
+
+    #[test]
+    fn gui_wrapper_text_with_exit_zero_is_its_own_failure() {
+        let r = classify(
+            out(0, "The Tailscale GUI failed to start: The operation couldn’t be completed. (Tailscale.CLIError error 3.)", ""),
+            Status::from_json,
+        );
+        assert!(matches!(r, Err(CliFailure::GuiUnavailable { .. })), "{r:?}");
+    }
+
+    #[test]
+    fn other_garbage_is_unparseable_with_first_bytes() {
+        let r = classify(out(0, "Warning: something\n{", ""), Status::from_json);
+        let Err(CliFailure::Unparseable { first_bytes, .. }) = r else { panic!("{r:?}") };
+        assert!(first_bytes.starts_with("Warning: something"));
+    }
+}

@@ -1,0 +1,161 @@
+//! Tolerant serde model of `tailscale status --json --peers=false` (`ipnstate.Status`).
+//!
+//! Real output varies a lot across versions and states: lists print as `null`, 2021-era daemons
+//! lack half the fields, newer ones add fields we do not know, `Capabilities` became `CapMap` in
+//! 1.52. So every field is defaulted and `null` reads as "empty"; unknown fields are ignored.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+
+/// Reads `null` (and a missing field, with `#[serde(default)]`) as `T::default()`.
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Status {
+    #[serde(default, deserialize_with = "nullable")]
+    pub version: String,
+    /// `false` means userspace networking: tailscaled has no OS listener we could dial.
+    #[serde(default, rename = "TUN")]
+    pub tun: Option<bool>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub backend_state: String,
+    #[serde(default, rename = "AuthURL", deserialize_with = "nullable")]
+    pub auth_url: String,
+    #[serde(default, rename = "TailscaleIPs", deserialize_with = "nullable")]
+    pub tailscale_ips: Vec<String>,
+    #[serde(default, rename = "Self")]
+    pub self_node: Option<PeerStatus>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub health: Vec<String>,
+    #[serde(default, rename = "MagicDNSSuffix", deserialize_with = "nullable")]
+    pub magic_dns_suffix: String,
+    #[serde(default)]
+    pub current_tailnet: Option<TailnetStatus>,
+    /// Not omitempty upstream: "HTTPS certificates off" prints as `null`.
+    #[serde(default, deserialize_with = "nullable")]
+    pub cert_domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct TailnetStatus {
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(default, rename = "MagicDNSSuffix", deserialize_with = "nullable")]
+    pub magic_dns_suffix: String,
+    #[serde(default, rename = "MagicDNSEnabled")]
+    pub magic_dns_enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct PeerStatus {
+    #[serde(default, deserialize_with = "nullable")]
+    pub host_name: String,
+    /// FQDN with a trailing dot; empty when logged out.
+    #[serde(default, rename = "DNSName", deserialize_with = "nullable")]
+    pub dns_name: String,
+    #[serde(default, rename = "OS", deserialize_with = "nullable")]
+    pub os: String,
+    #[serde(default, rename = "TailscaleIPs", deserialize_with = "nullable")]
+    pub tailscale_ips: Vec<String>,
+    /// For Self: whether a control poll is active (not peer reachability).
+    #[serde(default)]
+    pub online: Option<bool>,
+    /// Before 1.52 (and deprecated since): a list of capability strings.
+    #[serde(default, deserialize_with = "nullable")]
+    pub capabilities: Vec<String>,
+    /// 1.52+: capability name → raw JSON values (or `null`).
+    #[serde(default, deserialize_with = "nullable")]
+    pub cap_map: BTreeMap<String, serde_json::Value>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub key_expiry: String,
+    #[serde(default)]
+    pub expired: Option<bool>,
+}
+
+impl Status {
+    /// Parses CLI or LocalAPI output. Leading noise such as a version-skew warning on stdout is
+    /// not tolerated on purpose: the caller shows the first bytes of whatever did not parse.
+    pub fn from_json(bytes: &[u8]) -> Result<Status, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// `Self.DNSName` without its trailing dot, if logged in.
+    pub fn dns_name(&self) -> Option<&str> {
+        let name = self.self_node.as_ref()?.dns_name.trim_end_matches('.');
+        (!name.is_empty()).then_some(name)
+    }
+
+    /// The node's Tailscale IPs, from `Self` or the top level (older daemons fill only one).
+    pub fn ips(&self) -> &[String] {
+        match &self.self_node {
+            Some(s) if !s.tailscale_ips.is_empty() => &s.tailscale_ips,
+            _ => &self.tailscale_ips,
+        }
+    }
+
+    /// The tailnet name for display: `CurrentTailnet.Name`, else the MagicDNS suffix.
+    pub fn tailnet(&self) -> Option<&str> {
+        let t = self.current_tailnet.as_ref();
+        [
+            t.map(|t| t.name.as_str()),
+            t.map(|t| t.magic_dns_suffix.as_str()),
+            Some(self.magic_dns_suffix.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|s| s.trim_matches('.'))
+        .find(|s| !s.is_empty())
+    }
+
+    /// Whether the self node holds capability `cap`, in either the old list or the new map.
+    pub fn has_cap(&self, cap: &str) -> bool {
+        self.self_node
+            .as_ref()
+            .is_some_and(|s| s.cap_map.contains_key(cap) || s.capabilities.iter().any(|c| c == cap))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nulls_missing_fields_and_unknown_fields_are_tolerated() {
+        let s = Status::from_json(
+            br#"{"BackendState":"Running","CertDomains":null,"Health":null,"TailscaleIPs":null,
+                 "Self":{"DNSName":"box.tail1.ts.net.","CapMap":{"https":null},"Future":1,"TailscaleIPs":["100.1.2.3"]},
+                 "CurrentTailnet":null,"SomethingNew":{"x":[1]}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.backend_state, "Running");
+        assert!(s.cert_domains.is_empty());
+        assert_eq!(s.dns_name(), Some("box.tail1.ts.net"));
+        assert!(s.has_cap("https"));
+        assert!(!s.has_cap("funnel"));
+        assert_eq!(s.tailnet(), None);
+        assert_eq!(s.ips(), ["100.1.2.3"]);
+    }
+
+    #[test]
+    fn old_capabilities_list_counts() {
+        let s = Status::from_json(br#"{"Self":{"Capabilities":["https","funnel"]}}"#).unwrap();
+        assert!(s.has_cap("funnel"));
+        assert_eq!(s.dns_name(), None);
+    }
+
+    #[test]
+    fn not_json_is_an_error_not_a_panic() {
+        assert!(Status::from_json(b"The Tailscale GUI failed to start").is_err());
+        assert!(Status::from_json(b"").is_err());
+    }
+}
