@@ -1,0 +1,45 @@
+//! Pure rules: evidence in → checks + cause + fixes out. No I/O, no clocks, no async.
+//!
+//! [`evidence`] holds what the collectors found and derives the probe plan from it; [`rules`]
+//! decides which cause applies and words the checks, the summary and the fixes; [`assemble`]
+//! puts one [`Diagnosis`] together. The engine calls `assemble` after every finished step, so a
+//! provisional diagnosis (with `Pending` checks) is always one pure function call away.
+
+pub mod evidence;
+pub mod model;
+pub mod rules;
+
+pub use evidence::{Evidence, Inputs, Plan, Platform, ServeFinding, Step, analyze_serve, plan};
+pub use model::*;
+
+/// Builds the diagnosis for the evidence so far. `complete` marks the final one.
+pub fn assemble(ev: &Evidence, consent_url: Option<String>, route: String, elapsed_ms: u64, complete: bool) -> Diagnosis {
+    let p = plan(ev);
+    let cause = if complete { rules::final_cause(ev, &p) } else { rules::decide(ev, &p).unwrap_or_else(|| rules::final_cause(ev, &p)) };
+    let st = ev.status_ok();
+    let node = NodeInfo {
+        dns_name: p.dns_name.clone(),
+        ips: st.map(|s| s.ips().to_vec()).unwrap_or_default(),
+        tailnet: st.and_then(|s| s.tailnet()).map(str::to_string),
+        version: st.map(|s| s.version.clone()).filter(|v| !v.is_empty()),
+        backend_state: st.map(|s| s.backend_state.clone()).filter(|v| !v.is_empty()),
+    };
+    Diagnosis {
+        health: cause.health(),
+        cause,
+        summary: rules::summary(cause, ev, &p),
+        url: p.url(),
+        node,
+        backend_port: p.backend_port,
+        backend_port_source: p.backend_port_source,
+        checks: rules::checks(ev, &p),
+        fixes: rules::fixes(cause, ev, &p, consent_url.as_deref()),
+        consent_url,
+        route,
+        elapsed_ms,
+        complete,
+    }
+}
+
+#[cfg(test)]
+mod tests;

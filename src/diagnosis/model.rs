@@ -1,0 +1,269 @@
+//! The vocabulary every other room speaks: health, causes, checks, fixes, and a diagnosis.
+//!
+//! One source of truth for each stable identifier: the `as_str()` of these enums is what JSON,
+//! the README table and scripts see, and a test checks the README against `ALL`.
+
+use serde::{Serialize, Serializer};
+
+macro_rules! stable_ids {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $s:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($(#[$vmeta])* $variant,)* }
+        impl $name {
+            /// Every value, in declaration order (for causes: precedence order).
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+            /// The stable identifier used in JSON, reports and exit-code docs.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $s,)* }
+            }
+            /// Parses a stable identifier back.
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($s => Some($name::$variant),)* _ => None }
+            }
+        }
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+stable_ids! {
+    /// The colour of the tray icon and the exit status of `diagnose`.
+    Health {
+        Green = "green",
+        Yellow = "yellow",
+        Red = "red",
+        Gray = "gray",
+    }
+}
+
+impl Health {
+    /// Nagios plugin convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Health::Green => 0,
+            Health::Yellow => 1,
+            Health::Red => 2,
+            Health::Gray => 3,
+        }
+    }
+}
+
+stable_ids! {
+    /// The root cause. Declaration order is precedence order: the first that applies wins.
+    Cause {
+        TailscaleNotFound = "tailscale_not_found",
+        DaemonUnreachable = "daemon_unreachable",
+        StatusUnparseable = "status_unparseable",
+        Stopped = "stopped",
+        NeedsLogin = "needs_login",
+        NeedsApproval = "needs_approval",
+        MagicdnsDisabled = "magicdns_disabled",
+        HttpsDisabled = "https_disabled",
+        ServeNotConfigured = "serve_not_configured",
+        ServeNameMismatch = "serve_name_mismatch",
+        ServePlainHttp = "serve_plain_http",
+        ListenerUnreachable = "listener_unreachable",
+        CertPending = "cert_pending",
+        CertIssuanceFailing = "cert_issuance_failing",
+        CertInvalid = "cert_invalid",
+        BackendDown = "backend_down",
+        BackendNotResponding = "backend_not_responding",
+        CertExpiring = "cert_expiring",
+        ControlUnreachable = "control_unreachable",
+        Healthy = "healthy",
+    }
+}
+
+impl Cause {
+    pub fn health(self) -> Health {
+        use Cause::*;
+        match self {
+            TailscaleNotFound | DaemonUnreachable | StatusUnparseable | Stopped | NeedsLogin
+            | NeedsApproval => Health::Gray,
+            CertPending | CertExpiring | ControlUnreachable => Health::Yellow,
+            Healthy => Health::Green,
+            _ => Health::Red,
+        }
+    }
+}
+
+stable_ids! {
+    /// One line of the chain, in the order they are shown.
+    CheckId {
+        TailscaleCli = "tailscale_cli",
+        Daemon = "daemon",
+        LoggedIn = "logged_in",
+        Magicdns = "magicdns",
+        HttpsCerts = "https_certs",
+        ServeConfig = "serve_config",
+        Listener = "listener",
+        TlsHandshake = "tls_handshake",
+        Backend = "backend",
+        ServeProxy = "serve_proxy",
+        CertCommand = "cert_command",
+        Control = "control",
+        HealthWarnings = "health_warnings",
+    }
+}
+
+impl CheckId {
+    pub fn title(self) -> &'static str {
+        match self {
+            CheckId::TailscaleCli => "Tailscale CLI found",
+            CheckId::Daemon => "Tailscale daemon answers",
+            CheckId::LoggedIn => "Logged in and running",
+            CheckId::Magicdns => "MagicDNS on",
+            CheckId::HttpsCerts => "HTTPS certificates on",
+            CheckId::ServeConfig => "Serve configured for this node",
+            CheckId::Listener => "HTTPS port accepts connections",
+            CheckId::TlsHandshake => "TLS handshake and certificate",
+            CheckId::Backend => "Backend answering",
+            CheckId::ServeProxy => "Request through serve",
+            CheckId::CertCommand => "tailscale cert (--deep)",
+            CheckId::Control => "Control server reachable",
+            CheckId::HealthWarnings => "Tailscale health",
+        }
+    }
+}
+
+stable_ids! {
+    /// A check's result. `Pending` appears only in progress snapshots, never in a final report.
+    CheckStatus {
+        Pass = "pass",
+        Warn = "warn",
+        Fail = "fail",
+        Skip = "skip",
+        Error = "error",
+        Pending = "pending",
+    }
+}
+
+impl CheckStatus {
+    /// ✓ / ⚠ / ✗ / – (and ? for errored, … while running), as in the menu and the text report.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CheckStatus::Pass => "✓",
+            CheckStatus::Warn => "⚠",
+            CheckStatus::Fail => "✗",
+            CheckStatus::Skip => "–",
+            CheckStatus::Error => "?",
+            CheckStatus::Pending => "…",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub id: CheckId,
+    pub title: &'static str,
+    pub status: CheckStatus,
+    /// Short evidence, one line.
+    pub detail: String,
+    /// Time the underlying step took; 0 when it did not run.
+    pub ms: u64,
+}
+
+stable_ids! {
+    /// What the user can do about a cause. Write actions belong to `fix`; these ids are shared.
+    FixId {
+        InstallTailscale = "install_tailscale",
+        StartTailscale = "start_tailscale",
+        CheckCliAccess = "check_cli_access",
+        LogIn = "log_in",
+        ApproveMachine = "approve_machine",
+        OpenAdminDns = "open_admin_dns",
+        RecreateServe = "recreate_serve",
+        ConfigureServe = "configure_serve",
+        ServeHttps = "serve_https",
+        WaitForCert = "wait_for_cert",
+        CheckDaemonLogs = "check_daemon_logs",
+        RenewCert = "renew_cert",
+        StartBackend = "start_backend",
+        CheckNetwork = "check_network",
+        SshTunnel = "ssh_tunnel",
+        HttpFallback = "http_fallback",
+        Funnel = "funnel",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    pub id: FixId,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Who the node is, for headlines and reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NodeInfo {
+    /// DNS name without the trailing dot.
+    pub dns_name: Option<String>,
+    pub ips: Vec<String>,
+    pub tailnet: Option<String>,
+    pub version: Option<String>,
+    pub backend_state: Option<String>,
+}
+
+/// Where the backend port came from, so the output can say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortSource {
+    Flag,
+    ConfigFile,
+    ServeConfig,
+    Default,
+}
+
+impl PortSource {
+    pub fn describe(self) -> &'static str {
+        match self {
+            PortSource::Flag => "from --port",
+            PortSource::ConfigFile => "from the config file",
+            PortSource::ServeConfig => "from the serve config",
+            PortSource::Default => "default",
+        }
+    }
+}
+
+/// The result of one run of the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    pub health: Health,
+    pub cause: Cause,
+    /// The root cause in one plain sentence.
+    pub summary: String,
+    pub node: NodeInfo,
+    /// `https://<dns name>[:port]/` when known.
+    pub url: Option<String>,
+    pub backend_port: u16,
+    pub backend_port_source: PortSource,
+    pub checks: Vec<Check>,
+    pub fixes: Vec<Fix>,
+    /// Consent URL a CLI or LocalAPI call handed out (`https://login.tailscale.com/f/serve?…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_url: Option<String>,
+    /// How tailscaled was reached ("cli /usr/bin/tailscale", later "localapi …").
+    pub route: String,
+    pub elapsed_ms: u64,
+    /// False for progress snapshots taken while steps are still running.
+    #[serde(skip)]
+    pub complete: bool,
+}
+
+impl Diagnosis {
+    pub fn check(&self, id: CheckId) -> Option<&Check> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+}
