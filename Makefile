@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make run` (the app) and `make test` (everything CI checks).
+SHELL := /bin/bash
+CARGO ?= cargo
+APT_PACKAGES := libgtk-3-dev libdbus-1-dev libayatana-appindicator3-1 \
+	xvfb xdotool x11-utils imagemagick trayer xclip
+MAC_TARGET := aarch64-apple-darwin
+
+.PHONY: deps run test lint check-macos unit e2e bench
+
+# System packages (Debian/Ubuntu; nothing to install on macOS) and the macOS Rust target for the
+# type-check. Skips apt when everything is already there.
+deps:
+ifeq ($(shell uname -s),Linux)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@rustup target list --installed 2>/dev/null | grep -qx $(MAC_TARGET) || rustup target add $(MAC_TARGET)
+endif
+
+run: deps
+	$(CARGO) run --release --
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+check-macos:
+	$(CARGO) check --target $(MAC_TARGET)
+
+unit:
+	$(CARGO) test -q
+
+e2e:
+	@if [ -x tests/e2e/tray.sh ]; then tests/e2e/tray.sh; fi
+
+test: deps lint check-macos unit e2e
+
+bench:
+	$(CARGO) build --release --examples
+	scripts/bench.sh

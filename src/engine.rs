@@ -1,0 +1,260 @@
+//! The conductor: gathers evidence concurrently and stops as soon as the verdict is certain.
+//!
+//! Steps run as tokio tasks in one `JoinSet`. After each one finishes the evidence is updated,
+//! newly possible probes are started (TLS and backend once status and serve config are known,
+//! the request through serve once TLS works), a provisional diagnosis goes to the caller, and
+//! the pure rules are asked whether the verdict is already certain. If it is (and `--full` was
+//! not given), everything still running is cancelled: dropping a task kills any CLI process group
+//! it started, so a hung `tailscale cert` or a 60-second handshake stall costs nothing.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::diagnosis::{self, Diagnosis, Evidence, Inputs, Platform, Step, rules};
+use crate::probe::{self, HttpOutcome, TlsOutcome, Trust};
+use crate::tailscale::{self, CertCommand, CliFailure, ServeConfig, Status};
+
+/// Everything a run can be told, after flags have been merged over the config file.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--tailscale PATH`: forces this CLI.
+    pub tailscale: Option<PathBuf>,
+    /// The config file's `tailscale_path` (used when there is no flag).
+    pub config_tailscale: Option<PathBuf>,
+    /// `--connect HOST:PORT`.
+    pub connect: Option<String>,
+    /// `--ca-file PEM`.
+    pub ca_file: Option<PathBuf>,
+    /// `--port`; the config file's value is kept apart to report where the port came from.
+    pub port: Option<u16>,
+    pub config_port: Option<u16>,
+    /// Bound for each network step and each CLI call.
+    pub timeout: Duration,
+    /// Wait for every probe even when the verdict is certain.
+    pub full: bool,
+    /// Also run `tailscale cert` (bounded).
+    pub deep: bool,
+    /// SSH tunnel defaults from the config.
+    pub ssh_user: Option<String>,
+    pub ssh_host: Option<String>,
+    pub tunnel_local_port: Option<u16>,
+}
+
+impl Options {
+    /// Options from the config file alone; callers then apply their flags on top.
+    pub fn from_config(c: &Config) -> Options {
+        Options {
+            tailscale: None,
+            config_tailscale: c.tailscale_path.clone(),
+            connect: c.connect.clone(),
+            ca_file: c.ca_file.clone(),
+            port: None,
+            config_port: c.backend_port,
+            timeout: Duration::from_secs(c.timeout_secs.max(1)),
+            full: false,
+            deep: false,
+            ssh_user: c.ssh_user.clone(),
+            ssh_host: c.ssh_host.clone(),
+            tunnel_local_port: c.tunnel_local_port,
+        }
+    }
+}
+
+/// Why a run could not even start (bad input, not a diagnosis).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Trust(#[from] crate::probe::TrustError),
+}
+
+/// A reusable diagnosis runner: the trust store is loaded once, not on every poll.
+pub struct Engine {
+    opts: Options,
+    trust: Arc<Trust>,
+    path_env: Option<OsString>,
+}
+
+/// A finished step, sent back from its task.
+enum Done {
+    Status(Result<Status, CliFailure>, u64),
+    Serve(Result<(ServeConfig, String), CliFailure>, u64),
+    Tls(TlsOutcome, u64),
+    Backend(HttpOutcome, u64),
+    Via(HttpOutcome, u64),
+    Cert(CertCommand, u64),
+}
+
+fn ms_since(t: Instant) -> u64 {
+    t.elapsed().as_millis() as u64
+}
+
+impl Engine {
+    pub fn new(opts: Options) -> Result<Engine, EngineError> {
+        let trust = match &opts.ca_file {
+            Some(p) => Trust::with_extra_pem_file(p)?,
+            None => Trust::system()?,
+        };
+        Ok(Engine { opts, trust: Arc::new(trust), path_env: std::env::var_os("PATH") })
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// The CLI this engine would use, if any.
+    pub fn locate(&self) -> Result<tailscale::Located, tailscale::NotFound> {
+        tailscale::locate(
+            self.opts.tailscale.as_deref(),
+            self.opts.config_tailscale.as_deref(),
+            self.path_env.as_deref(),
+        )
+    }
+
+    fn inputs(&self) -> Inputs {
+        Inputs {
+            port_flag: self.opts.port,
+            config_port: self.opts.config_port,
+            connect: self.opts.connect.clone(),
+            deep: self.opts.deep,
+            ssh_user: self.opts.ssh_user.clone(),
+            ssh_host: self.opts.ssh_host.clone(),
+            tunnel_local_port: self.opts.tunnel_local_port,
+            default_user: crate::tunnel::default_user(),
+        }
+    }
+
+    /// Runs the chain. `progress` is called with a provisional diagnosis (checks still running
+    /// are `Pending`) every time a step finishes; the final result is returned.
+    pub async fn diagnose(&self, mut progress: impl FnMut(&Diagnosis) + Send) -> Diagnosis {
+        let start = Instant::now();
+        let cli = self.locate();
+        let route = match &cli {
+            Ok(l) => format!("cli {}", l.path.display()),
+            Err(_) => "none".to_string(),
+        };
+        let mut ev = Evidence::new(chrono::Utc::now(), Platform::current(), self.inputs(), cli.clone());
+        let Ok(located) = cli else {
+            return diagnosis::assemble(&ev, None, route, ms_since(start), true);
+        };
+        let cli: Arc<Path> = Arc::from(located.path.as_path());
+        let t = self.opts.timeout;
+        let mut tasks: JoinSet<Done> = JoinSet::new();
+        let (cli1, cli2) = (cli.clone(), cli.clone());
+        tasks.spawn(async move {
+            let s = Instant::now();
+            Done::Status(tailscale::status(&cli1, t).await, ms_since(s))
+        });
+        tasks.spawn(async move {
+            let s = Instant::now();
+            Done::Serve(tailscale::serve_config(&cli2, t).await, ms_since(s))
+        });
+        ev.status = Step::Running;
+        ev.serve = Step::Running;
+        progress(&diagnosis::assemble(&ev, None, route.clone(), ms_since(start), false));
+
+        let mut stopped_early = false;
+        while let Some(joined) = tasks.join_next().await {
+            // A panicking probe is a bug; the step stays Running and is reported as cancelled.
+            let Ok(done) = joined else { continue };
+            match done {
+                Done::Status(r, ms) => ev.status = Step::Done { value: r, ms },
+                Done::Serve(r, ms) => ev.serve = Step::Done { value: r.map(|(c, _)| c), ms },
+                Done::Tls(o, ms) => ev.tls = Step::Done { value: o, ms },
+                Done::Backend(o, ms) => ev.backend = Step::Done { value: o, ms },
+                Done::Via(o, ms) => ev.via_serve = Step::Done { value: o, ms },
+                Done::Cert(c, ms) => ev.cert_cmd = Step::Done { value: c, ms },
+            }
+            self.start_probes(&mut ev, &mut tasks, &cli);
+            progress(&diagnosis::assemble(&ev, None, route.clone(), ms_since(start), false));
+            if !self.opts.full && rules::decide(&ev, &diagnosis::plan(&ev)).is_some() {
+                stopped_early = !tasks.is_empty();
+                break;
+            }
+        }
+        if stopped_early {
+            tasks.abort_all();
+            // Wait for the aborted tasks to be dropped, so their process groups are dead before
+            // we report (and before the process can exit).
+            while tasks.join_next().await.is_some() {}
+            cancel_unfinished(&mut ev);
+        }
+        diagnosis::assemble(&ev, None, route, ms_since(start), true)
+    }
+
+    /// Starts whatever the evidence so far makes possible and has not started yet.
+    fn start_probes(&self, ev: &mut Evidence, tasks: &mut JoinSet<Done>, cli: &Arc<Path>) {
+        let Some(status) = ev.status_ok() else { return };
+        let running = status.backend_state == "Running";
+        let Some(name) = status.dns_name().map(str::to_string) else { return };
+        let t = self.opts.timeout;
+        if !running {
+            return;
+        }
+        if self.opts.deep && matches!(ev.cert_cmd, Step::NotStarted) {
+            let (cli, name) = (cli.clone(), name.clone());
+            tasks.spawn(async move {
+                let s = Instant::now();
+                Done::Cert(tailscale::cert(&cli, &name, t).await, ms_since(s))
+            });
+            ev.cert_cmd = Step::Running;
+        }
+        // TLS and backend need the serve config: it names the HTTPS port and the proxy target.
+        if !matches!(ev.serve, Step::Done { .. }) {
+            return;
+        }
+        let plan = diagnosis::plan(ev);
+        if let (Step::NotStarted, Ok(dial)) = (&ev.tls, &plan.dial) {
+            let (dial, name, trust) = (dial.clone(), name.clone(), self.trust.clone());
+            tasks.spawn(async move {
+                let s = Instant::now();
+                Done::Tls(probe::tls_handshake(&dial, &name, &trust, t).await, ms_since(s))
+            });
+            ev.tls = Step::Running;
+        }
+        if let (Step::NotStarted, Ok(addr)) = (&ev.backend, &plan.backend_addr) {
+            let addr = addr.clone();
+            tasks.spawn(async move {
+                let s = Instant::now();
+                Done::Backend(probe::http_get(&addr, &addr, "/", None, t).await, ms_since(s))
+            });
+            ev.backend = Step::Running;
+        }
+        // Only after a handshake worked: each failed handshake makes tailscaled retry issuance,
+        // and a second concurrent one would double the load on Let's Encrypt's rate limit.
+        if let (Step::NotStarted, Some(TlsOutcome::Established { .. }), Ok(dial)) =
+            (&ev.via_serve, ev.tls.value(), &plan.dial)
+        {
+            let (dial, name, trust) = (dial.clone(), name.clone(), self.trust.clone());
+            tasks.spawn(async move {
+                let s = Instant::now();
+                let o = probe::http_get(&dial, &name, "/", Some((&name, &trust)), t).await;
+                Done::Via(o, ms_since(s))
+            });
+            ev.via_serve = Step::Running;
+        }
+    }
+}
+
+/// After an early stop: whatever was running, or was about to be started, is reported as
+/// cancelled (not needed) rather than as not applicable.
+fn cancel_unfinished(ev: &mut Evidence) {
+    let plan = diagnosis::plan(ev);
+    let running = ev.status_ok().is_some_and(|s| s.backend_state == "Running");
+    fn cancel<T>(s: &mut Step<T>, also_not_started: bool) {
+        if s.is_running() || (also_not_started && matches!(s, Step::NotStarted)) {
+            *s = Step::Cancelled;
+        }
+    }
+    cancel(&mut ev.status, false);
+    cancel(&mut ev.serve, false);
+    cancel(&mut ev.tls, running && plan.dial.is_ok());
+    cancel(&mut ev.backend, running && plan.backend_addr.is_ok());
+    cancel(&mut ev.via_serve, false);
+    let deep = ev.inputs.deep;
+    cancel(&mut ev.cert_cmd, running && deep);
+}

@@ -1,0 +1,16 @@
+//! Serve Doctor: diagnose `tailscale serve` over HTTPS, from a menu-bar app or a terminal.
+//!
+//! Rooms, with data flowing one way: [`tailscale`] (find and run the CLI, models of its JSON) →
+//! [`probe`] (TCP/TLS/HTTP evidence) → [`diagnosis`] (pure rules) → [`report`] (text, JSON,
+//! Markdown) → the binary's `cli` and `tray`. [`engine`] is the conductor that gathers evidence
+//! concurrently and stops as soon as the verdict is certain.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod diagnosis;
+pub mod engine;
+pub mod probe;
+pub mod report;
+pub mod tailscale;
+pub mod tunnel;
+pub mod tray;

@@ -1,0 +1,54 @@
+//! `serve-doctor`: with no subcommand, the menu-bar app; `diagnose` (and later `fix`) headless.
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "serve-doctor", version, about = "Diagnose `tailscale serve` over HTTPS: a menu-bar app and a CLI")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    common: cli::Common,
+    /// Menu-bar app: seconds between background checks [default: config file, else 30]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    interval: Option<u64>,
+    /// Menu-bar app: also log to stderr
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the diagnostic chain once and print the result (exit 0 green, 1 yellow, 2 red, 3 gray)
+    Diagnose(cli::DiagnoseArgs),
+}
+
+fn main() -> ExitCode {
+    let args = match Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { cli::EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match &args.command {
+        Some(Command::Diagnose(d)) => cli::diagnose(&args.common, d),
+        None => {
+            eprintln!("serve-doctor: the menu-bar app is not part of this build yet; run `serve-doctor diagnose`");
+            Ok(ExitCode::from(cli::EXIT_USAGE))
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("serve-doctor: error: {e:#}");
+            ExitCode::from(70)
+        }
+    }
+}

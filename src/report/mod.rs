@@ -1,0 +1,139 @@
+//! Renderings of a [`Diagnosis`]: a terminal report, one JSON object, and Markdown that can be
+//! pasted into an issue. Rendering only: nothing here decides anything.
+
+use std::fmt::Write;
+
+use crate::diagnosis::{CheckStatus, Diagnosis, Health};
+
+fn health_word(h: Health) -> &'static str {
+    match h {
+        Health::Green => "GREEN",
+        Health::Yellow => "YELLOW",
+        Health::Red => "RED",
+        Health::Gray => "GRAY",
+    }
+}
+
+fn health_symbol(h: Health) -> &'static str {
+    match h {
+        Health::Green => "✓",
+        Health::Yellow => "⚠",
+        Health::Red => "✗",
+        Health::Gray => "–",
+    }
+}
+
+fn node_line(d: &Diagnosis) -> String {
+    let mut parts = Vec::new();
+    if let Some(t) = &d.node.tailnet {
+        parts.push(format!("tailnet {t}"));
+    }
+    if let Some(v) = &d.node.version {
+        parts.push(format!("Tailscale {v}"));
+    }
+    let name = d.node.dns_name.as_deref().unwrap_or("(node name unknown)");
+    if parts.is_empty() { name.to_string() } else { format!("{name} ({})", parts.join(", ")) }
+}
+
+/// The terminal report: one line per check, then the verdict and the fixes.
+pub fn text(d: &Diagnosis) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "Serve Doctor — {}", node_line(d));
+    let width = d.checks.iter().map(|c| c.title.chars().count()).max().unwrap_or(0);
+    for c in &d.checks {
+        let ms = if c.ms > 0 { format!("  ({} ms)", c.ms) } else { String::new() };
+        let _ = writeln!(s, "  {} {:<width$}  {}{ms}", c.status.symbol(), c.title, c.detail);
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "{} {} — {}", health_symbol(d.health), health_word(d.health), d.cause);
+    let _ = writeln!(s, "{}", d.summary);
+    if !d.fixes.is_empty() {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "Fix, in this order:");
+        for (i, f) in d.fixes.iter().enumerate() {
+            let _ = writeln!(s, "  {}. {}", i + 1, f.title);
+            if let Some(c) = &f.command {
+                let _ = writeln!(s, "     $ {c}");
+            }
+            if let Some(u) = &f.url {
+                let _ = writeln!(s, "     {u}");
+            }
+        }
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "Backend port {} ({}). Checked through {} in {} ms.",
+        d.backend_port,
+        d.backend_port_source.describe(),
+        d.route,
+        d.elapsed_ms
+    );
+    s
+}
+
+/// One JSON object (pretty-printed), the `--json` interface.
+pub fn json(d: &Diagnosis) -> String {
+    // Serialising plain data with string keys cannot fail.
+    serde_json::to_string_pretty(d).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn status_word(s: CheckStatus) -> &'static str {
+    s.as_str()
+}
+
+/// A report to paste into an issue: checks as a table, the verdict, the fixes.
+pub fn markdown(d: &Diagnosis) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "### Serve Doctor report: {} `{}`", health_word(d.health), d.cause);
+    let _ = writeln!(s);
+    let _ = writeln!(s, "**{}**", cell(&d.summary));
+    let _ = writeln!(s);
+    let _ = writeln!(s, "Node: {}  ", cell(&node_line(d)));
+    if !d.node.ips.is_empty() {
+        let _ = writeln!(s, "IPs: {}  ", d.node.ips.join(", "));
+    }
+    let _ = writeln!(
+        s,
+        "Backend port: {} ({}); checked through {} in {} ms",
+        d.backend_port,
+        d.backend_port_source.describe(),
+        cell(&d.route),
+        d.elapsed_ms
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(s, "| | Check | Result | Evidence | ms |");
+    let _ = writeln!(s, "|---|---|---|---|---:|");
+    for c in &d.checks {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            c.status.symbol(),
+            c.title,
+            status_word(c.status),
+            cell(&c.detail),
+            c.ms
+        );
+    }
+    if !d.fixes.is_empty() {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "#### Fixes, in order");
+        let _ = writeln!(s);
+        for (i, f) in d.fixes.iter().enumerate() {
+            let _ = writeln!(s, "{}. {}", i + 1, cell(&f.title));
+            if let Some(c) = &f.command {
+                let _ = writeln!(s, "   ```sh\n   {c}\n   ```");
+            }
+            if let Some(u) = &f.url {
+                let _ = writeln!(s, "   <{u}>");
+            }
+        }
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "<sub>serve-doctor {}</sub>", env!("CARGO_PKG_VERSION"));
+    s
+}

@@ -1,0 +1,5 @@
+//! Integration tests: one crate, shared helpers in `support` (fake `tailscale`, TLS peers).
+
+mod support;
+
+mod probe;

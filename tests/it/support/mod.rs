@@ -1,0 +1,4 @@
+//! Helpers shared by the integration tests: real TLS/HTTP peers and the fake `tailscale` CLI.
+#![allow(dead_code)]
+
+pub mod tls;
