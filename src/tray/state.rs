@@ -262,27 +262,25 @@ impl Machine {
             self.fixed = None;
         }
 
-        if let Some(w) = &self.watch {
+        if let Some(w) = &mut self.watch {
             if d.health == Health::Green {
                 let note = "HTTPS certificates work now: serve is healthy.".to_string();
-                self.fixed = Some((note.clone(), w.recreate.clone()));
+                let tail = if w.recreate.is_some() {
+                    " Recreate serve if your app still does not load."
+                } else {
+                    ""
+                };
                 out.notice = Some(Notice {
                     title: "Serve Doctor: fixed".into(),
-                    body: format!(
-                        "{note}{}",
-                        if w.recreate.is_some() {
-                            " Recreate serve if your app still does not load."
-                        } else {
-                            ""
-                        }
-                    ),
+                    body: format!("{note}{tail}"),
                 });
+                self.fixed = Some((note, w.recreate.clone()));
                 self.watch = None;
             } else if now >= w.until {
                 log::info!("stopped watching for the admin-console fix after {WATCH_FOR:?}");
                 self.watch = None;
             } else if let Some(fix) = d.fixes.iter().find(|f| f.id == FixId::RecreateServe) {
-                self.watch.as_mut().map(|w| w.recreate = Some(fix.clone()));
+                w.recreate = Some(fix.clone());
             }
         }
 

@@ -1,0 +1,424 @@
+//! The event loop: tao on the main thread, the tray icon and its menu, clicks turned into actions.
+//!
+//! Threads: the main thread runs tao (which drives GTK on Linux and AppKit on macOS) and owns
+//! every GUI object (`TrayIcon` and muda items are `!Send`); a worker thread runs a current-thread
+//! tokio runtime with the [`Monitor`]. They talk through plain data: [`Cmd`] over a tokio channel
+//! one way, [`UiMsg`] through the `EventLoopProxy` the other. Menu clicks arrive through
+//! `MenuEvent::set_event_handler`, forwarded into the loop by the same proxy (polling the receiver
+//! would not wake a `ControlFlow::Wait` loop).
+//!
+//! Nothing here may block: every handler is timed and one over 16 ms (a frame) is logged.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tao::event::{Event, StartCause};
+use tao::event_loop::{ControlFlow, EventLoopBuilder, EventLoopProxy};
+use tokio::sync::mpsc;
+use tray_icon::menu::MenuEvent;
+use tray_icon::{TrayIcon, TrayIconBuilder, TrayIconEvent};
+
+use crate::tray::history::Entry;
+use crate::tray::icons::{self, Look, Scale, Style};
+use crate::tray::menu::{self, Action, SettingsView};
+use crate::tray::monitor::{Cmd, Diagnoser, Monitor, Ui, UiMsg};
+use crate::tray::state::View;
+
+/// A UI handler slower than this is logged: it would drop a frame of the menu.
+const SLOW: Duration = Duration::from_millis(16);
+/// How long a confirmation ("Copied …") stays in the menu.
+const MESSAGE_FOR: Duration = Duration::from_secs(30);
+
+#[derive(Debug)]
+pub enum UserEvent {
+    Menu(MenuEvent),
+    Ui(UiMsg),
+}
+
+/// The monitor's handle to the UI: the event-loop proxy.
+#[derive(Clone)]
+pub struct AppUi(EventLoopProxy<UserEvent>);
+
+impl Ui for AppUi {
+    fn send(&self, msg: UiMsg) {
+        // Fails only when the loop is gone, i.e. while quitting.
+        let _ = self.0.send_event(UserEvent::Ui(msg));
+    }
+}
+
+/// Builds the monitor on its thread, once the UI handle exists.
+pub type MakeMonitor<D> = Box<dyn FnOnce(AppUi) -> Monitor<D, AppUi> + Send>;
+
+/// What the app needs that was prepared before the loop (config, history, engine).
+pub struct Setup<D> {
+    pub monitor: MakeMonitor<D>,
+    pub settings: SettingsView,
+    pub history: Vec<Entry>,
+    /// Where tray-icon writes its PNG files on Linux (cleaned at start: a killed process leaves
+    /// one behind).
+    pub icon_dir: Option<PathBuf>,
+    pub started: Instant,
+}
+
+/// Runs the app until "Quit" (or SIGTERM/SIGINT). Does not return.
+pub fn run<D: Diagnoser + 'static>(setup: Setup<D>) -> ! {
+    #[allow(unused_mut)] // set_activation_policy needs `mut` on macOS only
+    let mut event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
+    #[cfg(target_os = "macos")]
+    {
+        use tao::platform::macos::{ActivationPolicy, EventLoopExtMacOS};
+        // A menu-bar app: no Dock icon, no app menu, and do not steal focus at launch.
+        event_loop.set_activation_policy(ActivationPolicy::Accessory);
+        event_loop.set_activate_ignoring_other_apps(false);
+    }
+    let proxy = event_loop.create_proxy();
+    let menu_proxy = proxy.clone();
+    MenuEvent::set_event_handler(Some(move |e| {
+        let _ = menu_proxy.send_event(UserEvent::Menu(e));
+    }));
+    // The menu opens by itself; clicks on the icon need no handling. Setting a handler keeps the
+    // events from piling up in tray-icon's unbounded channel.
+    TrayIconEvent::set_event_handler(Some(|_e: TrayIconEvent| {}));
+
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let ui = AppUi(proxy);
+    spawn_worker(setup.monitor, ui, cmd_rx);
+
+    let mut app = App {
+        tray: None,
+        rendered: super::render::Rendered::new(),
+        view: View::default(),
+        history: setup.history,
+        settings: setup.settings,
+        message: None,
+        clipboard: None,
+        cmd: cmd_tx,
+        look: None,
+        tooltip: String::new(),
+        icon_dir: setup.icon_dir,
+        started: setup.started,
+    };
+    app.refresh_menu();
+
+    event_loop.run(move |event, _target, control_flow| {
+        let t = Instant::now();
+        let name = match event {
+            Event::NewEvents(StartCause::Init) => {
+                app.create_tray(control_flow);
+                "init"
+            }
+            Event::NewEvents(StartCause::ResumeTimeReached { .. }) => {
+                app.refresh_menu();
+                "timer"
+            }
+            Event::UserEvent(UserEvent::Menu(e)) => {
+                app.on_menu(e, control_flow);
+                "menu"
+            }
+            Event::UserEvent(UserEvent::Ui(msg)) => {
+                app.on_msg(msg, control_flow);
+                "update"
+            }
+            _ => return,
+        };
+        if !matches!(
+            *control_flow,
+            ControlFlow::Exit | ControlFlow::ExitWithCode(_)
+        ) {
+            *control_flow = match app.message_expires() {
+                Some(at) => ControlFlow::WaitUntil(at),
+                None => ControlFlow::Wait,
+            };
+        }
+        let took = t.elapsed();
+        if took > SLOW {
+            log::warn!("UI handler `{name}` took {took:?} (> {SLOW:?})");
+        }
+    })
+}
+
+/// Starts the monitor on its own thread with a current-thread tokio runtime, plus the signal
+/// watcher that turns SIGTERM/SIGINT into a clean quit.
+fn spawn_worker<D: Diagnoser + 'static>(
+    make: MakeMonitor<D>,
+    ui: AppUi,
+    rx: mpsc::UnboundedReceiver<Cmd>,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("monitor".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    log::error!("cannot start the tokio runtime: {e}");
+                    ui.send(UiMsg::Message(format!("Monitor not running: {e}")));
+                    return;
+                }
+            };
+            let monitor = make(ui.clone());
+            let signal_ui = ui.clone();
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                rt.block_on(async move {
+                    tokio::select! {
+                        _ = monitor.run(rx) => {}
+                        _ = quit_signal() => signal_ui.send(UiMsg::Quit),
+                    }
+                })
+            }));
+            if result.is_err() {
+                log::error!("the monitor stopped after a panic");
+                ui.send(UiMsg::Message(
+                    "The monitor stopped unexpectedly: see the log".into(),
+                ));
+            }
+        });
+    if let Err(e) = spawned {
+        log::error!("cannot start the monitor thread: {e}");
+    }
+}
+
+#[cfg(unix)]
+async fn quit_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => log::info!("SIGTERM: quitting"),
+                _ = int.recv() => log::info!("SIGINT: quitting"),
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn quit_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+struct App {
+    /// Kept for the app's life: dropping it removes the icon.
+    tray: Option<TrayIcon>,
+    rendered: super::render::Rendered,
+    view: View,
+    history: Vec<Entry>,
+    settings: SettingsView,
+    message: Option<(String, Instant)>,
+    /// One clipboard for the app's life: on X11 the owner serves the text, so dropping it would
+    /// lose what we copied (and the drop itself stalls ~100 ms).
+    clipboard: Option<arboard::Clipboard>,
+    cmd: mpsc::UnboundedSender<Cmd>,
+    /// What the icon shows, so it is only replaced when that changes (on Linux every replacement
+    /// writes a PNG file).
+    look: Option<(Look, Style)>,
+    tooltip: String,
+    icon_dir: Option<PathBuf>,
+    started: Instant,
+}
+
+impl App {
+    fn style(&self) -> Style {
+        match Style::from(self.settings.icon_style) {
+            Style::Template if self.settings.template_supported => Style::Template,
+            _ => Style::Color,
+        }
+    }
+
+    fn wanted_look(&self) -> (Look, Style) {
+        (
+            icons::look_for(self.view.health, self.view.checking),
+            self.style(),
+        )
+    }
+
+    fn create_tray(&mut self, control_flow: &mut ControlFlow) {
+        let (look, style) = self.wanted_look();
+        let icon = match icons::tray_icon(look, style, Scale::for_tray()) {
+            Ok(i) => i,
+            Err(e) => {
+                log::error!("{e:#}");
+                eprintln!("serve-doctor: {e:#}");
+                *control_flow = ControlFlow::ExitWithCode(70);
+                return;
+            }
+        };
+        let mut b = TrayIconBuilder::new()
+            .with_id("serve-doctor")
+            .with_menu(Box::new(self.rendered.menu()))
+            .with_tooltip("Serve Doctor");
+        if let Some(dir) = &self.icon_dir {
+            b = b.with_temp_dir_path(dir);
+        }
+        match with_icon(b, icon, style == Style::Template).build() {
+            Ok(t) => {
+                log::info!("tray icon shown {:?} after start", self.started.elapsed());
+                self.tray = Some(t);
+                self.look = Some((look, style));
+            }
+            Err(e) => {
+                log::error!("cannot create the tray icon: {e}");
+                eprintln!("serve-doctor: cannot create the tray icon: {e}");
+                *control_flow = ControlFlow::ExitWithCode(70);
+            }
+        }
+    }
+
+    fn refresh_icon(&mut self) {
+        let want = self.wanted_look();
+        if self.look == Some(want) {
+            return;
+        }
+        let Some(tray) = &self.tray else { return };
+        match icons::tray_icon(want.0, want.1, Scale::for_tray()) {
+            Ok(icon) => match set_icon(tray, icon, want.1 == Style::Template) {
+                Ok(()) => {
+                    log::debug!("icon: {:?}", want.0);
+                    self.look = Some(want);
+                }
+                Err(e) => log::warn!("cannot change the icon: {e}"),
+            },
+            Err(e) => log::warn!("{e:#}"),
+        }
+        // The tooltip shows on macOS (and Windows); tray-icon ignores it on Linux.
+        let tip = match &self.view.diagnosis {
+            Some(d) if self.view.health.is_some() => format!("Serve Doctor: {}", d.summary),
+            _ => "Serve Doctor: checking…".to_string(),
+        };
+        if tip != self.tooltip {
+            let _ = tray.set_tooltip(Some(&tip));
+            self.tooltip = tip;
+        }
+    }
+
+    fn message_expires(&self) -> Option<Instant> {
+        self.message.as_ref().map(|(_, at)| *at + MESSAGE_FOR)
+    }
+
+    fn refresh_menu(&mut self) {
+        if self.message_expires().is_some_and(|t| t <= Instant::now()) {
+            self.message = None;
+        }
+        let model = menu::build(menu::Input {
+            view: &self.view,
+            history: &self.history,
+            settings: &self.settings,
+            message: self.message.as_ref().map(|m| m.0.as_str()),
+            now: chrono::Local::now().fixed_offset(),
+        });
+        if self.rendered.model() != &model {
+            self.rendered.apply(model);
+        }
+    }
+
+    fn say(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        log::info!("{text}");
+        self.message = Some((text, Instant::now()));
+    }
+
+    fn on_msg(&mut self, msg: UiMsg, control_flow: &mut ControlFlow) {
+        match msg {
+            UiMsg::View(v) => self.view = *v,
+            UiMsg::History(h) => self.history = h,
+            UiMsg::Settings(s) => self.settings = s,
+            UiMsg::Message(m) => self.say(m),
+            UiMsg::OpenFailed { target, what } => match self.copy(&target) {
+                Ok(()) => self.say(format!(
+                    "Nothing could open it: {what} copied to the clipboard"
+                )),
+                Err(e) => self.say(format!("Nothing could open {target} ({e})")),
+            },
+            UiMsg::Quit => return self.quit(control_flow),
+        }
+        self.refresh_menu();
+        self.refresh_icon();
+    }
+
+    fn on_menu(&mut self, e: MenuEvent, control_flow: &mut ControlFlow) {
+        let id = e.id.as_ref();
+        let Some(action) = self.rendered.model().action(id).cloned() else {
+            log::debug!("menu: {id} does nothing");
+            return;
+        };
+        log::debug!("menu: {id} → {action:?}");
+        let cmd = match action {
+            Action::DiagnoseNow => Some(Cmd::DiagnoseNow),
+            Action::OpenUrl { url, admin } => Some(Cmd::Open { url, admin }),
+            Action::Copy { what, text } => {
+                match self.copy(&text) {
+                    Ok(()) => self.say(format!("Copied {what}")),
+                    Err(e) => self.say(format!("Could not copy the {what}: {e}")),
+                }
+                None
+            }
+            Action::CopyReport => {
+                if let Some(d) = &self.view.diagnosis {
+                    let text = crate::report::markdown(d);
+                    match self.copy(&text) {
+                        Ok(()) => self.say("Copied the report (Markdown)"),
+                        Err(e) => self.say(format!("Could not copy the report: {e}")),
+                    }
+                }
+                None
+            }
+            Action::Write(id) => {
+                self.say(format!("{id}: coming in a later version"));
+                None
+            }
+            Action::SetInterval(s) => Some(Cmd::SetInterval(s)),
+            Action::SetPort(p) => Some(Cmd::SetPort(p)),
+            Action::SetNotifications(on) => Some(Cmd::SetNotifications(on)),
+            Action::SetIconStyle(s) => Some(Cmd::SetIconStyle(s)),
+            Action::OpenConfig => Some(Cmd::OpenConfig),
+            Action::Quit => return self.quit(control_flow),
+        };
+        if let Some(c) = cmd
+            && self.cmd.send(c).is_err()
+        {
+            self.say("The monitor is not running: see the log");
+        }
+        self.refresh_menu();
+    }
+
+    fn copy(&mut self, text: &str) -> Result<(), arboard::Error> {
+        if self.clipboard.is_none() {
+            self.clipboard = Some(arboard::Clipboard::new()?);
+        }
+        match &mut self.clipboard {
+            Some(c) => c.set_text(text),
+            None => Err(arboard::Error::ClipboardNotSupported),
+        }
+    }
+
+    fn quit(&mut self, control_flow: &mut ControlFlow) {
+        log::info!("quitting");
+        // Dropping the icon removes it (and its temp PNG) before the process ends.
+        self.tray = None;
+        *control_flow = ControlFlow::Exit;
+    }
+}
+
+/// The builder with the icon, as a template image where that exists (macOS).
+fn with_icon(b: TrayIconBuilder, icon: tray_icon::Icon, template: bool) -> TrayIconBuilder {
+    #[cfg(target_os = "macos")]
+    if template {
+        return b.with_icon_templated(icon);
+    }
+    let _ = template;
+    b.with_icon(icon)
+}
+
+fn set_icon(tray: &TrayIcon, icon: tray_icon::Icon, template: bool) -> tray_icon::Result<()> {
+    #[cfg(target_os = "macos")]
+    if template {
+        return tray.set_icon_templated(Some(icon));
+    }
+    let _ = template;
+    tray.set_icon(Some(icon))
+}

@@ -1,0 +1,535 @@
+//! The background monitor: runs diagnoses on the state machine's schedule, on a tokio runtime on
+//! a worker thread, and tells the UI what to show through plain-data messages.
+//!
+//! It also owns everything that may block: the config file (reload when it changes on disk, save
+//! settings), the history file, notifications and launching the browser. The UI thread only ever
+//! receives [`UiMsg`]s and sends [`Cmd`]s.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::config::{self, Config, IconStyle, Loaded};
+use crate::diagnosis::Diagnosis;
+use crate::engine::{Engine, Options};
+use crate::tray::TrayArgs;
+use crate::tray::history::{Entry, History};
+use crate::tray::menu::SettingsView;
+use crate::tray::state::{Machine, View, Wall};
+
+/// From the UI to the monitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cmd {
+    DiagnoseNow,
+    /// Open a URL; `admin` starts watching for the fix.
+    Open {
+        url: String,
+        admin: bool,
+    },
+    OpenConfig,
+    SetInterval(u64),
+    SetPort(Option<u16>),
+    SetNotifications(bool),
+    SetIconStyle(IconStyle),
+}
+
+/// From the monitor to the UI. Plain data only: the UI thread owns every GUI object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UiMsg {
+    View(Box<View>),
+    History(Vec<Entry>),
+    Settings(SettingsView),
+    /// A short confirmation or problem for the menu.
+    Message(String),
+    /// Nothing could open `target` (no browser, no file manager): copy it and say so.
+    OpenFailed {
+        target: String,
+        what: String,
+    },
+    /// SIGTERM/SIGINT: leave cleanly (removes the icon and its temp file).
+    Quit,
+}
+
+/// Where the UI messages go (the event-loop proxy in the app, a vector in tests).
+pub trait Ui: Clone + Send + Sync + 'static {
+    fn send(&self, msg: UiMsg);
+}
+
+/// Runs one diagnosis. The engine in the app; scripted results in tests.
+pub trait Diagnoser {
+    fn diagnose(
+        &mut self,
+        progress: &mut (dyn FnMut(&Diagnosis) + Send),
+    ) -> impl Future<Output = Diagnosis>;
+    /// The config changed (settings menu or the file on disk): rebuild with it.
+    fn reconfigure(&mut self, config: &Config) -> anyhow::Result<()>;
+}
+
+/// The engine, with the command-line overrides re-applied over every config.
+pub struct EngineDiagnoser {
+    args: TrayArgs,
+    engine: Engine,
+}
+
+impl EngineDiagnoser {
+    pub fn new(args: TrayArgs, config: &Config) -> anyhow::Result<EngineDiagnoser> {
+        let engine = Engine::new(options(&args, config))?;
+        Ok(EngineDiagnoser { args, engine })
+    }
+}
+
+/// Config file, then flags: each flag wins for this run.
+pub fn options(args: &TrayArgs, config: &Config) -> Options {
+    let mut o = Options::from_config(config);
+    if args.tailscale.is_some() {
+        o.tailscale = args.tailscale.clone();
+    }
+    if args.connect.is_some() {
+        o.connect = args.connect.clone();
+    }
+    if args.ca_file.is_some() {
+        o.ca_file = args.ca_file.clone();
+    }
+    o.port = args.port;
+    if let Some(t) = args.timeout {
+        o.timeout = t;
+    }
+    o
+}
+
+impl Diagnoser for EngineDiagnoser {
+    async fn diagnose(&mut self, progress: &mut (dyn FnMut(&Diagnosis) + Send)) -> Diagnosis {
+        self.engine.diagnose(|d: &Diagnosis| progress(d)).await
+    }
+
+    fn reconfigure(&mut self, config: &Config) -> anyhow::Result<()> {
+        self.engine = Engine::new(options(&self.args, config))?;
+        Ok(())
+    }
+}
+
+/// The monitor's state outside the pure machine.
+pub struct Monitor<D, U> {
+    diag: D,
+    ui: U,
+    machine: Machine,
+    history: History,
+    loaded: Loaded,
+    /// The file's modification time when we last read or wrote it, to notice edits.
+    mtime: Option<SystemTime>,
+    /// `--interval`, which wins over the config file.
+    interval_flag: Option<u64>,
+    port_flag: Option<u16>,
+}
+
+fn mtime(p: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+fn wall_now() -> Wall {
+    chrono::Local::now().fixed_offset()
+}
+
+impl<D: Diagnoser, U: Ui> Monitor<D, U> {
+    pub fn new(diag: D, ui: U, loaded: Loaded, history: History, args: &TrayArgs) -> Monitor<D, U> {
+        let interval = args.interval.unwrap_or(loaded.config.poll_interval_secs);
+        let machine = Machine::new(
+            Duration::from_secs(interval),
+            Instant::now(),
+            history.last_cause(),
+        );
+        Monitor {
+            diag,
+            ui,
+            machine,
+            history,
+            mtime: mtime(&loaded.path),
+            loaded,
+            interval_flag: args.interval,
+            port_flag: args.port,
+        }
+    }
+
+    fn interval_secs(&self) -> u64 {
+        self.interval_flag
+            .unwrap_or(self.loaded.config.poll_interval_secs)
+            .max(1)
+    }
+
+    pub fn settings(&self) -> SettingsView {
+        settings_view(&self.loaded, self.interval_flag, self.port_flag)
+    }
+
+    /// Runs until the command channel closes (the UI is gone).
+    pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>) {
+        self.ui.send(UiMsg::Settings(self.settings()));
+        self.ui
+            .send(UiMsg::History(self.history.entries().to_vec()));
+        self.ui.send(UiMsg::View(Box::new(self.machine.view())));
+        loop {
+            let (due, _) = self.machine.next();
+            tokio::select! {
+                // Commands first: "Diagnose now" must not wait behind a due poll's sleep.
+                biased;
+                cmd = rx.recv() => match cmd {
+                    Some(c) => self.command(c),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(due) => self.run_once().await,
+            }
+        }
+    }
+
+    /// One diagnosis, start to finish.
+    pub async fn run_once(&mut self) {
+        self.reload_if_changed();
+        let (_, kind) = self.machine.next();
+        self.machine.started(kind);
+        let view = self.machine.view();
+        if view.checking {
+            self.ui.send(UiMsg::View(Box::new(view)));
+        }
+        let started = std::time::Instant::now();
+        let d = {
+            let Monitor {
+                diag, ui, machine, ..
+            } = self;
+            diag.diagnose(&mut |p: &Diagnosis| {
+                if machine.progress(p) {
+                    ui.send(UiMsg::View(Box::new(machine.view())));
+                }
+            })
+            .await
+        };
+        log::debug!("{kind:?} run: {} in {:?}", d.cause, started.elapsed());
+        let out = self.machine.finished(d, Instant::now(), wall_now());
+        if let Some((at, d)) = &out.record {
+            log::info!("state: {} ({}): {}", d.health, d.cause, d.summary);
+            self.history.push(Entry::new(*at, d));
+            self.ui
+                .send(UiMsg::History(self.history.entries().to_vec()));
+        }
+        if let Some(n) = out.notice
+            && self.loaded.config.notifications
+        {
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = crate::notify::send(&n.title, &n.body) {
+                    log::warn!("notification not shown: {e:#}");
+                }
+            });
+        }
+        self.ui.send(UiMsg::View(Box::new(self.machine.view())));
+    }
+
+    fn command(&mut self, cmd: Cmd) {
+        log::debug!("command {cmd:?}");
+        let now = Instant::now();
+        match cmd {
+            Cmd::DiagnoseNow => self.machine.request_now(now),
+            Cmd::Open { url, admin } => {
+                if admin {
+                    self.machine.admin_opened(now, wall_now());
+                    self.ui.send(UiMsg::View(Box::new(self.machine.view())));
+                }
+                self.open(url, "URL");
+            }
+            Cmd::OpenConfig => {
+                // First run may not have created it (no home, read-only dir): try again now.
+                if self.loaded.writable()
+                    && let Err(e) = config::ensure_exists(&self.loaded)
+                {
+                    log::warn!("cannot create {}: {e}", self.loaded.path.display());
+                }
+                let path = self.loaded.path.display().to_string();
+                self.open(path, "config file path");
+            }
+            Cmd::SetInterval(secs) => {
+                if self.update(|c| c.poll_interval_secs = secs) && self.interval_flag.is_none() {
+                    self.machine.set_interval(Duration::from_secs(secs), now);
+                }
+            }
+            Cmd::SetPort(p) => {
+                if self.update(|c| c.backend_port = p) {
+                    // An action: re-check right away with the new port.
+                    self.machine.request_now(now);
+                }
+            }
+            Cmd::SetNotifications(on) => {
+                self.update(|c| c.notifications = on);
+            }
+            Cmd::SetIconStyle(s) => {
+                self.update(|c| c.icon_style = s);
+            }
+        }
+    }
+
+    /// Applies a settings change, saves it, and rebuilds what depends on it. Refuses to touch a
+    /// config file that did not parse (the user's text is never overwritten silently).
+    fn update(&mut self, change: impl FnOnce(&mut Config)) -> bool {
+        if !self.loaded.writable() {
+            self.ui.send(UiMsg::Message(
+                "Config file is broken: fix it first (Settings → Open config file)".into(),
+            ));
+            self.ui.send(UiMsg::Settings(self.settings()));
+            return false;
+        }
+        let mut c = self.loaded.config.clone();
+        change(&mut c);
+        if c == self.loaded.config {
+            self.ui.send(UiMsg::Settings(self.settings()));
+            return false;
+        }
+        if let Err(e) = config::save_to(&self.loaded.path, &c) {
+            log::warn!("cannot save {}: {e}", self.loaded.path.display());
+            self.ui
+                .send(UiMsg::Message(format!("Could not save the setting: {e}")));
+        }
+        self.mtime = mtime(&self.loaded.path);
+        self.apply_config(c);
+        true
+    }
+
+    fn apply_config(&mut self, c: Config) {
+        if let Err(e) = self.diag.reconfigure(&c) {
+            log::warn!("config not applied: {e:#}");
+            self.ui
+                .send(UiMsg::Message(format!("Setting not applied: {e:#}")));
+        }
+        self.loaded.config = c;
+        self.machine
+            .set_interval(Duration::from_secs(self.interval_secs()), Instant::now());
+        self.ui.send(UiMsg::Settings(self.settings()));
+    }
+
+    /// Picks up edits made in the config file by hand (checked before every run: one `stat`).
+    fn reload_if_changed(&mut self) {
+        let m = mtime(&self.loaded.path);
+        if m == self.mtime || self.loaded.path.as_os_str().is_empty() {
+            return;
+        }
+        self.mtime = m;
+        let fresh = config::load_from(&self.loaded.path);
+        match &fresh.problem {
+            Some(p) => log::warn!("{p}"),
+            None => log::info!("config file changed: reloaded"),
+        }
+        self.loaded.problem = fresh.problem;
+        let c = fresh.config;
+        self.apply_config(c);
+    }
+
+    /// Opens a URL or file off the UI thread; `open::that_detached` may block up to 250 ms per
+    /// launcher and fails when there is none. On failure the UI copies the target and says so.
+    fn open(&self, target: String, what: &str) {
+        let ui = self.ui.clone();
+        let what = what.to_string();
+        tokio::task::spawn_blocking(move || {
+            let t = std::time::Instant::now();
+            match open::that_detached(&target) {
+                Ok(()) => log::info!("opened {target} in {:?}", t.elapsed()),
+                Err(e) => {
+                    log::warn!("cannot open {target}: {e}");
+                    ui.send(UiMsg::OpenFailed { target, what });
+                }
+            }
+        });
+    }
+}
+
+/// The settings as the menu shows them: the config file, with the flags that override it.
+pub fn settings_view(
+    loaded: &Loaded,
+    interval_flag: Option<u64>,
+    port_flag: Option<u16>,
+) -> SettingsView {
+    let c = &loaded.config;
+    SettingsView {
+        interval_secs: interval_flag.unwrap_or(c.poll_interval_secs).max(1),
+        interval_flag: interval_flag.is_some(),
+        config_port: c.backend_port,
+        port_flag,
+        notifications: c.notifications,
+        icon_style: c.icon_style,
+        template_supported: cfg!(target_os = "macos"),
+        config_path: loaded.path.clone(),
+        problem: loaded.problem.clone(),
+    }
+}
+
+/// Where the history lives.
+pub fn history_path(data_dir: Option<&std::path::Path>) -> Option<PathBuf> {
+    data_dir.map(|d| d.join("history.json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::diagnosis::{Cause, Health};
+    use crate::tray::state::tests::diag;
+
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<UiMsg>>>);
+
+    impl Ui for Sink {
+        fn send(&self, msg: UiMsg) {
+            self.0.lock().unwrap().push(msg);
+        }
+    }
+
+    impl Sink {
+        fn views(&self) -> Vec<View> {
+            let v = self.0.lock().unwrap();
+            v.iter()
+                .filter_map(|m| match m {
+                    UiMsg::View(v) => Some((**v).clone()),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    /// Returns scripted results, with one progress snapshot each.
+    struct Script {
+        results: Vec<Cause>,
+        runs: Arc<Mutex<usize>>,
+        reconfigured: Arc<Mutex<Vec<Option<u16>>>>,
+    }
+
+    impl Diagnoser for Script {
+        async fn diagnose(&mut self, progress: &mut (dyn FnMut(&Diagnosis) + Send)) -> Diagnosis {
+            let mut n = self.runs.lock().unwrap();
+            let cause = self.results.get(*n).copied().unwrap_or(Cause::Healthy);
+            *n += 1;
+            let mut p = diag(cause);
+            p.complete = false;
+            progress(&p);
+            diag(cause)
+        }
+
+        fn reconfigure(&mut self, config: &Config) -> anyhow::Result<()> {
+            self.reconfigured.lock().unwrap().push(config.backend_port);
+            Ok(())
+        }
+    }
+
+    fn setup(
+        results: Vec<Cause>,
+        dir: &std::path::Path,
+    ) -> (Monitor<Script, Sink>, Sink, Arc<Mutex<usize>>) {
+        let sink = Sink::default();
+        let runs = Arc::new(Mutex::new(0));
+        let script = Script {
+            results,
+            runs: runs.clone(),
+            reconfigured: Arc::default(),
+        };
+        let loaded = config::load_from(&dir.join("config.json"));
+        let history = History::load(Some(dir.join("history.json")));
+        let args = TrayArgs {
+            interval: Some(30),
+            ..TrayArgs::default()
+        };
+        (
+            Monitor::new(script, sink.clone(), loaded, history, &args),
+            sink,
+            runs,
+        )
+    }
+
+    #[tokio::test]
+    async fn startup_run_shows_checking_then_the_result_and_records_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut m, sink, runs) = setup(vec![Cause::HttpsDisabled], dir.path());
+        m.run_once().await;
+        assert_eq!(*runs.lock().unwrap(), 1);
+        let views = sink.views();
+        assert!(views[0].checking && views[0].health.is_none());
+        assert!(
+            views
+                .last()
+                .is_some_and(|v| !v.checking && v.health == Some(Health::Red))
+        );
+        let h = History::load(Some(dir.path().join("history.json")));
+        assert_eq!(h.last_cause(), Some(Cause::HttpsDisabled));
+    }
+
+    #[tokio::test]
+    async fn settings_are_saved_keeping_unknown_keys_and_broken_files_are_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.json");
+        std::fs::write(&p, r#"{"future": 1}"#).unwrap();
+        let (mut m, _sink, _) = setup(vec![], dir.path());
+        m.command(Cmd::SetPort(Some(3000)));
+        m.command(Cmd::SetNotifications(false));
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        assert_eq!(v["backend_port"], 3000);
+        assert_eq!(v["notifications"], false);
+        assert_eq!(v["future"], 1);
+        assert_eq!(
+            m.machine.next().1,
+            crate::tray::state::RunKind::Manual,
+            "an action re-checks at once"
+        );
+
+        std::fs::write(&p, "{ broken").unwrap();
+        m.reload_if_changed();
+        assert!(m.settings().problem.is_some());
+        m.command(Cmd::SetNotifications(true));
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "{ broken");
+        assert!(sink_has_message(&_sink, "Config file is broken"));
+    }
+
+    fn sink_has_message(s: &Sink, needle: &str) -> bool {
+        s.0.lock()
+            .unwrap()
+            .iter()
+            .any(|m| matches!(m, UiMsg::Message(t) if t.contains(needle)))
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_loop_confirms_a_blip_at_once_and_exits_when_the_ui_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        // Startup green; then "Diagnose now" sees a blip that the immediate re-check clears.
+        let (m, sink, runs) = setup(
+            vec![Cause::Healthy, Cause::BackendDown, Cause::Healthy],
+            dir.path(),
+        );
+        let (tx, rx) = mpsc::unbounded_channel();
+        let wait_for = |n: usize| {
+            let runs = runs.clone();
+            async move {
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                while *runs.lock().unwrap() < n && std::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+        };
+        let driver = async move {
+            wait_for(1).await;
+            tx.send(Cmd::DiagnoseNow).unwrap();
+            // The manual run and its confirmation: no 30 s interval in between.
+            wait_for(3).await;
+            drop(tx);
+        };
+        tokio::time::timeout(Duration::from_secs(10), async {
+            tokio::join!(m.run(rx), driver)
+        })
+        .await
+        .unwrap();
+        assert_eq!(*runs.lock().unwrap(), 3);
+        let views = sink.views();
+        assert!(
+            views.iter().all(|v| v.health != Some(Health::Red)),
+            "the blip never showed"
+        );
+        assert!(
+            views
+                .last()
+                .is_some_and(|v| v.health == Some(Health::Green) && !v.checking)
+        );
+    }
+}
