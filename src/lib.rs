@@ -9,6 +9,8 @@
 pub mod config;
 pub mod diagnosis;
 pub mod engine;
+pub mod logging;
+pub mod notify;
 pub mod probe;
 pub mod report;
 pub mod tailscale;
