@@ -1,0 +1,148 @@
+//! The HTTP step: one HTTP/1.1 GET, over plain TCP (the backend) or over TLS (through serve).
+//!
+//! It only waits for the response head: the status is the evidence (200 through serve, 502 when
+//! serve's proxy cannot reach the backend), and a body could be endless.
+
+use std::error::Error as StdError;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper::header::{CONNECTION, HOST, USER_AGENT};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::task::JoinHandle;
+use tokio::time::Instant as Deadline;
+
+use super::tcp::{connect_until, ms_since};
+use super::tls::{Trust, connect_tls};
+use super::{HttpOutcome, TlsOutcome};
+
+const USER_AGENT_VALUE: &str = concat!("serve-doctor/", env!("CARGO_PKG_VERSION"));
+
+/// Sends `GET path` with `Host: host` to `addr` ("host:port") and reports the response status.
+///
+/// With `tls = Some((server_name, trust))` the request goes over TLS with that SNI. One `timeout`
+/// bounds everything: connect, handshake, request and response head.
+pub async fn http_get(
+    addr: &str,
+    host: &str,
+    path: &str,
+    tls: Option<(&str, &Trust)>,
+    timeout: Duration,
+) -> HttpOutcome {
+    let started = Instant::now();
+    let deadline = Deadline::now() + timeout;
+    let request = match build_request(host, path) {
+        Ok(request) => request,
+        Err(detail) => return HttpOutcome::Failed { detail },
+    };
+    match tls {
+        None => match connect_until(addr, started, deadline).await {
+            (_, Some(tcp)) => exchange(tcp, request, started, deadline).await,
+            (tcp, None) => HttpOutcome::Connect { tcp },
+        },
+        Some((server_name, trust)) => {
+            match connect_tls(addr, server_name, trust, started, deadline).await {
+                Ok(stream) => exchange(stream, request, started, deadline).await,
+                Err(TlsOutcome::Connect { tcp }) => HttpOutcome::Connect { tcp },
+                Err(failure) => HttpOutcome::Failed {
+                    detail: describe_tls_failure(&failure),
+                },
+            }
+        }
+    }
+}
+
+fn build_request(host: &str, path: &str) -> Result<Request<Empty<Bytes>>, String> {
+    let path = if path.is_empty() { "/" } else { path };
+    Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .header(HOST, host)
+        .header(USER_AGENT, USER_AGENT_VALUE)
+        // One request per probe; and it tells the server not to hold the connection for us.
+        .header(CONNECTION, "close")
+        .body(Empty::new())
+        .map_err(|e| format!("cannot build a request for host {host:?} and path {path:?}: {e}"))
+}
+
+/// Runs the request over an established stream and waits for the response head only.
+async fn exchange<S>(
+    io: S,
+    request: Request<Empty<Bytes>>,
+    started: Instant,
+    deadline: Deadline,
+) -> HttpOutcome
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let no_response = || HttpOutcome::NoResponse {
+        after_ms: ms_since(started),
+    };
+    let handshake = hyper::client::conn::http1::handshake(TokioIo::new(io));
+    let (mut sender, connection) = match tokio::time::timeout_at(deadline, handshake).await {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(e)) => {
+            return HttpOutcome::Failed {
+                detail: error_chain(&e),
+            };
+        }
+        Err(_elapsed) => return no_response(),
+    };
+    // The connection future does the actual I/O and must be polled while we wait. The guard
+    // aborts it when this function returns (or is cancelled), so an unread body never keeps
+    // a socket or a task alive.
+    let _connection = AbortOnDrop(tokio::spawn(connection));
+
+    match tokio::time::timeout_at(deadline, sender.send_request(request)).await {
+        Ok(Ok(response)) => HttpOutcome::Response {
+            status: response.status().as_u16(),
+            ms: ms_since(started),
+        },
+        Ok(Err(e)) => HttpOutcome::Failed {
+            detail: format!("no HTTP response: {}", error_chain(&e)),
+        },
+        Err(_elapsed) => no_response(),
+    }
+}
+
+/// Aborts the spawned connection task when dropped.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A TLS failure, said in one line for [`HttpOutcome::Failed`]. The TLS probe reports the same
+/// failure in full; this only has to be recognisable.
+fn describe_tls_failure(outcome: &TlsOutcome) -> String {
+    match outcome {
+        TlsOutcome::Stalled { after_ms } => {
+            format!("TLS handshake stalled: no answer within {after_ms} ms")
+        }
+        TlsOutcome::Alert { description, .. } => {
+            format!("TLS alert from the server: {description}")
+        }
+        TlsOutcome::CertRejected { detail, .. } => format!("certificate rejected: {detail}"),
+        TlsOutcome::Failed { detail } => detail.clone(),
+        TlsOutcome::Connect { tcp } => format!("cannot connect: {tcp:?}"),
+        TlsOutcome::Established { .. } => "TLS handshake completed".to_owned(),
+    }
+}
+
+/// hyper's top-level messages are terse ("connection closed before message completed"); the
+/// sources say what actually happened.
+fn error_chain(e: &(dyn StdError + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
