@@ -6,16 +6,19 @@
 //!
 //! - [`discover`]: where the daemon listens, in the CLI's order (`--socket`, macOS App Store,
 //!   macOS Standalone, the default socket).
+//! - [`notify`]: the tolerant model of the `ipn.Notify` objects on the bus.
 //!
 //! Like the rest of the `tailscale` room this only reads and reports; it never judges.
 //! The token of the TCP routes is a [`Secret`]: it prints as `***` and cannot be serialised.
 
 pub mod discover;
+pub mod notify;
 
 use std::fmt;
 use std::path::PathBuf;
 
 pub use discover::{Discovery, LsofError, Roots, Via, discover, parse_lsof};
+pub use notify::{Notify, State, TRAY_MASK};
 
 /// A credential that must never reach a log, a report or a panic message.
 ///
