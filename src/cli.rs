@@ -60,7 +60,9 @@ pub struct DiagnoseArgs {
 }
 
 pub fn parse_host_port(s: &str) -> Result<String, String> {
-    let (host, port) = s.rsplit_once(':').ok_or("expected HOST:PORT, e.g. 127.0.0.1:8443")?;
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or("expected HOST:PORT, e.g. 127.0.0.1:8443")?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!("{s:?} has no usable host"));
@@ -72,7 +74,9 @@ pub fn parse_host_port(s: &str) -> Result<String, String> {
 }
 
 pub fn parse_secs(s: &str) -> Result<Duration, String> {
-    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
     if !(v > 0.0 && v <= 3600.0) {
         return Err(format!("{s} is out of range (0 < SECS ≤ 3600)"));
     }

@@ -126,7 +126,10 @@ impl Dirs {
                 config: base.config_dir().join(app),
                 data: base.data_dir().join(app),
                 logs: state.join(app),
-                runtime: base.runtime_dir().unwrap_or_else(|| base.cache_dir()).join(app),
+                runtime: base
+                    .runtime_dir()
+                    .unwrap_or_else(|| base.cache_dir())
+                    .join(app),
             })
         }
     }
@@ -143,13 +146,23 @@ pub fn load_from(path: &Path) -> Loaded {
             Ok(c) => (c, None),
             Err(e) => (
                 Config::default(),
-                Some(format!("{} is not valid: {e}; using defaults until it is fixed", path.display())),
+                Some(format!(
+                    "{} is not valid: {e}; using defaults until it is fixed",
+                    path.display()
+                )),
             ),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Config::default(), None),
-        Err(e) => (Config::default(), Some(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => (
+            Config::default(),
+            Some(format!("cannot read {}: {e}", path.display())),
+        ),
     };
-    Loaded { config, path: path.to_path_buf(), problem }
+    Loaded {
+        config,
+        path: path.to_path_buf(),
+        problem,
+    }
 }
 
 /// Reads the config from its standard place; with no home directory, the defaults.

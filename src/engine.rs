@@ -81,7 +81,8 @@ pub struct Engine {
 
 /// A finished step, sent back from its task.
 enum Done {
-    Status(Result<Status, CliFailure>, u64),
+    // Boxed: a Status is large and the other variants travel through the same JoinSet.
+    Status(Box<Result<Status, CliFailure>>, u64),
     Serve(Result<(ServeConfig, String), CliFailure>, u64),
     Tls(TlsOutcome, u64),
     Backend(HttpOutcome, u64),
@@ -99,7 +100,11 @@ impl Engine {
             Some(p) => Trust::with_extra_pem_file(p)?,
             None => Trust::system()?,
         };
-        Ok(Engine { opts, trust: Arc::new(trust), path_env: std::env::var_os("PATH") })
+        Ok(Engine {
+            opts,
+            trust: Arc::new(trust),
+            path_env: std::env::var_os("PATH"),
+        })
     }
 
     pub fn options(&self) -> &Options {
@@ -137,7 +142,12 @@ impl Engine {
             Ok(l) => format!("cli {}", l.path.display()),
             Err(_) => "none".to_string(),
         };
-        let mut ev = Evidence::new(chrono::Utc::now(), Platform::current(), self.inputs(), cli.clone());
+        let mut ev = Evidence::new(
+            chrono::Utc::now(),
+            Platform::current(),
+            self.inputs(),
+            cli.clone(),
+        );
         let Ok(located) = cli else {
             return diagnosis::assemble(&ev, None, route, ms_since(start), true);
         };
@@ -147,7 +157,7 @@ impl Engine {
         let (cli1, cli2) = (cli.clone(), cli.clone());
         tasks.spawn(async move {
             let s = Instant::now();
-            Done::Status(tailscale::status(&cli1, t).await, ms_since(s))
+            Done::Status(Box::new(tailscale::status(&cli1, t).await), ms_since(s))
         });
         tasks.spawn(async move {
             let s = Instant::now();
@@ -155,22 +165,39 @@ impl Engine {
         });
         ev.status = Step::Running;
         ev.serve = Step::Running;
-        progress(&diagnosis::assemble(&ev, None, route.clone(), ms_since(start), false));
+        progress(&diagnosis::assemble(
+            &ev,
+            None,
+            route.clone(),
+            ms_since(start),
+            false,
+        ));
 
         let mut stopped_early = false;
         while let Some(joined) = tasks.join_next().await {
             // A panicking probe is a bug; the step stays Running and is reported as cancelled.
             let Ok(done) = joined else { continue };
             match done {
-                Done::Status(r, ms) => ev.status = Step::Done { value: r, ms },
-                Done::Serve(r, ms) => ev.serve = Step::Done { value: r.map(|(c, _)| c), ms },
+                Done::Status(r, ms) => ev.status = Step::Done { value: *r, ms },
+                Done::Serve(r, ms) => {
+                    ev.serve = Step::Done {
+                        value: r.map(|(c, _)| c),
+                        ms,
+                    }
+                }
                 Done::Tls(o, ms) => ev.tls = Step::Done { value: o, ms },
                 Done::Backend(o, ms) => ev.backend = Step::Done { value: o, ms },
                 Done::Via(o, ms) => ev.via_serve = Step::Done { value: o, ms },
                 Done::Cert(c, ms) => ev.cert_cmd = Step::Done { value: c, ms },
             }
             self.start_probes(&mut ev, &mut tasks, &cli);
-            progress(&diagnosis::assemble(&ev, None, route.clone(), ms_since(start), false));
+            progress(&diagnosis::assemble(
+                &ev,
+                None,
+                route.clone(),
+                ms_since(start),
+                false,
+            ));
             if !self.opts.full && rules::decide(&ev, &diagnosis::plan(&ev)).is_some() {
                 stopped_early = !tasks.is_empty();
                 break;
@@ -190,7 +217,9 @@ impl Engine {
     fn start_probes(&self, ev: &mut Evidence, tasks: &mut JoinSet<Done>, cli: &Arc<Path>) {
         let Some(status) = ev.status_ok() else { return };
         let running = status.backend_state == "Running";
-        let Some(name) = status.dns_name().map(str::to_string) else { return };
+        let Some(name) = status.dns_name().map(str::to_string) else {
+            return;
+        };
         let t = self.opts.timeout;
         if !running {
             return;
@@ -212,7 +241,10 @@ impl Engine {
             let (dial, name, trust) = (dial.clone(), name.clone(), self.trust.clone());
             tasks.spawn(async move {
                 let s = Instant::now();
-                Done::Tls(probe::tls_handshake(&dial, &name, &trust, t).await, ms_since(s))
+                Done::Tls(
+                    probe::tls_handshake(&dial, &name, &trust, t).await,
+                    ms_since(s),
+                )
             });
             ev.tls = Step::Running;
         }
@@ -220,7 +252,10 @@ impl Engine {
             let addr = addr.clone();
             tasks.spawn(async move {
                 let s = Instant::now();
-                Done::Backend(probe::http_get(&addr, &addr, "/", None, t).await, ms_since(s))
+                Done::Backend(
+                    probe::http_get(&addr, &addr, "/", None, t).await,
+                    ms_since(s),
+                )
             });
             ev.backend = Step::Running;
         }

@@ -14,5 +14,5 @@ pub mod notify;
 pub mod probe;
 pub mod report;
 pub mod tailscale;
-pub mod tunnel;
 pub mod tray;
+pub mod tunnel;

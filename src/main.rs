@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "serve-doctor", version, about = "Diagnose `tailscale serve` over HTTPS: a menu-bar app and a CLI")]
+#[command(
+    name = "serve-doctor",
+    version,
+    about = "Diagnose `tailscale serve` over HTTPS: a menu-bar app and a CLI"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -40,7 +44,9 @@ fn main() -> ExitCode {
     let result = match &args.command {
         Some(Command::Diagnose(d)) => cli::diagnose(&args.common, d),
         None => {
-            eprintln!("serve-doctor: the menu-bar app is not part of this build yet; run `serve-doctor diagnose`");
+            eprintln!(
+                "serve-doctor: the menu-bar app is not part of this build yet; run `serve-doctor diagnose`"
+            );
             Ok(ExitCode::from(cli::EXIT_USAGE))
         }
     };

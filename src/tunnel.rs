@@ -25,17 +25,28 @@ fn check(what: &'static str, v: &str) -> Result<(), TunnelError> {
         return Err(TunnelError::Empty { what });
     }
     if v.starts_with('-') {
-        return Err(TunnelError::LeadingDash { what, value: v.into() });
+        return Err(TunnelError::LeadingDash {
+            what,
+            value: v.into(),
+        });
     }
     if v.chars().any(char::is_control) {
-        return Err(TunnelError::Control { what, value: v.into() });
+        return Err(TunnelError::Control {
+            what,
+            value: v.into(),
+        });
     }
     Ok(())
 }
 
 /// The tunnel command for a backend on the remote's `127.0.0.1:remote_port`, reachable locally
 /// on `local_port`. Refuses values that cannot be made safe; quotes the rest.
-pub fn command(user: &str, host: &str, local_port: u16, remote_port: u16) -> Result<String, TunnelError> {
+pub fn command(
+    user: &str,
+    host: &str,
+    local_port: u16,
+    remote_port: u16,
+) -> Result<String, TunnelError> {
     check("user", user)?;
     check("host", host)?;
     if user.contains('@') {
@@ -76,12 +87,36 @@ mod tests {
     fn hostile_values_are_quoted_or_refused() {
         let c = command("a$(touch /tmp/x)", "h'o st", 1, 2).unwrap();
         let words = shlex::split(&c).unwrap();
-        assert_eq!(words, ["ssh", "-N", "-L", "1:127.0.0.1:2", "a$(touch /tmp/x)@h'o st"]);
-        assert!(matches!(command("-oProxyCommand=x", "h", 1, 2), Err(TunnelError::LeadingDash { .. })));
-        assert!(matches!(command("u", "-h", 1, 2), Err(TunnelError::LeadingDash { .. })));
-        assert!(matches!(command("u", "h\nrm -rf ~", 1, 2), Err(TunnelError::Control { .. })));
-        assert!(matches!(command("u@x", "h", 1, 2), Err(TunnelError::At { .. })));
-        assert!(matches!(command("", "h", 1, 2), Err(TunnelError::Empty { .. })));
+        assert_eq!(
+            words,
+            [
+                "ssh",
+                "-N",
+                "-L",
+                "1:127.0.0.1:2",
+                "a$(touch /tmp/x)@h'o st"
+            ]
+        );
+        assert!(matches!(
+            command("-oProxyCommand=x", "h", 1, 2),
+            Err(TunnelError::LeadingDash { .. })
+        ));
+        assert!(matches!(
+            command("u", "-h", 1, 2),
+            Err(TunnelError::LeadingDash { .. })
+        ));
+        assert!(matches!(
+            command("u", "h\nrm -rf ~", 1, 2),
+            Err(TunnelError::Control { .. })
+        ));
+        assert!(matches!(
+            command("u@x", "h", 1, 2),
+            Err(TunnelError::At { .. })
+        ));
+        assert!(matches!(
+            command("", "h", 1, 2),
+            Err(TunnelError::Empty { .. })
+        ));
         assert_eq!(command("u", "h", 0, 2), Err(TunnelError::PortZero));
     }
 }

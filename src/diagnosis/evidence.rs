@@ -21,7 +21,10 @@ pub enum Step<T> {
     Running,
     /// Stopped because the verdict was already certain.
     Cancelled,
-    Done { value: T, ms: u64 },
+    Done {
+        value: T,
+        ms: u64,
+    },
 }
 
 impl<T> Step<T> {
@@ -90,7 +93,12 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    pub fn new(now: DateTime<Utc>, platform: Platform, inputs: Inputs, cli: Result<Located, NotFound>) -> Evidence {
+    pub fn new(
+        now: DateTime<Utc>,
+        platform: Platform,
+        inputs: Inputs,
+        cli: Result<Located, NotFound>,
+    ) -> Evidence {
         Evidence {
             now,
             platform,
@@ -125,7 +133,11 @@ pub enum ServeFinding {
     /// Our name is served, but over plain HTTP only.
     PlainHttp { port: u16 },
     /// Our name is served over HTTPS on `port`; `mount` is the one at "/" (or the first).
-    Https { port: u16, mount: WebMount, mounts: usize },
+    Https {
+        port: u16,
+        mount: WebMount,
+        mounts: usize,
+    },
 }
 
 /// Looks for this node's HTTPS handler. Prefers port 443, then the lowest HTTPS port.
@@ -134,7 +146,10 @@ pub fn analyze_serve(cfg: &ServeConfig, dns_name: &str) -> ServeFinding {
     if mounts.is_empty() {
         let mut what = Vec::new();
         if !cfg.tcp_forwards().is_empty() {
-            what.push(format!("TCP forwards on {}", join(cfg.tcp_forwards().iter().map(|(p, _)| p.to_string()))));
+            what.push(format!(
+                "TCP forwards on {}",
+                join(cfg.tcp_forwards().iter().map(|(p, _)| p.to_string()))
+            ));
         }
         if !cfg.services.is_empty() {
             what.push(format!("Services {}", join(cfg.services.keys().cloned())));
@@ -148,11 +163,18 @@ pub fn analyze_serve(cfg: &ServeConfig, dns_name: &str) -> ServeFinding {
     }
     let ours: Vec<&WebMount> = mounts.iter().filter(|m| m.host == dns_name).collect();
     if ours.is_empty() {
-        let mut hosts: Vec<String> = mounts.iter().map(|m| format!("{}:{}", m.host, m.port)).collect();
+        let mut hosts: Vec<String> = mounts
+            .iter()
+            .map(|m| format!("{}:{}", m.host, m.port))
+            .collect();
         hosts.dedup();
         return ServeFinding::NameMismatch { hosts };
     }
-    let https_port = ours.iter().filter(|m| m.https).map(|m| m.port).min_by_key(|p| (*p != 443, *p));
+    let https_port = ours
+        .iter()
+        .filter(|m| m.https)
+        .map(|m| m.port)
+        .min_by_key(|p| (*p != 443, *p));
     match https_port {
         Some(port) => {
             let on_port: Vec<&&WebMount> = ours.iter().filter(|m| m.port == port).collect();
@@ -163,8 +185,14 @@ pub fn analyze_serve(cfg: &ServeConfig, dns_name: &str) -> ServeFinding {
                 .or_else(|| on_port.first())
                 .map(|m| (**m).clone());
             match mount {
-                Some(mount) => ServeFinding::Https { port, mount, mounts: on_port.len() },
-                None => ServeFinding::NotConfigured { detail: "no handler".into() },
+                Some(mount) => ServeFinding::Https {
+                    port,
+                    mount,
+                    mounts: on_port.len(),
+                },
+                None => ServeFinding::NotConfigured {
+                    detail: "no handler".into(),
+                },
             }
         }
         None => {
@@ -219,15 +247,19 @@ pub fn plan(ev: &Evidence) -> Plan {
         _ => (443, None),
     };
     let serve_port = proxy_target.as_deref().and_then(proxy_target_port);
-    let (backend_port, backend_port_source) = match (ev.inputs.port_flag, ev.inputs.config_port, serve_port) {
-        (Some(p), _, _) => (p, PortSource::Flag),
-        (None, Some(p), _) => (p, PortSource::ConfigFile),
-        (None, None, Some(p)) => (p, PortSource::ServeConfig),
-        _ => (DEFAULT_BACKEND_PORT, PortSource::Default),
-    };
+    let (backend_port, backend_port_source) =
+        match (ev.inputs.port_flag, ev.inputs.config_port, serve_port) {
+            (Some(p), _, _) => (p, PortSource::Flag),
+            (None, Some(p), _) => (p, PortSource::ConfigFile),
+            (None, None, Some(p)) => (p, PortSource::ServeConfig),
+            _ => (DEFAULT_BACKEND_PORT, PortSource::Default),
+        };
     let backend_addr = match (&serve, &proxy_target) {
-        (_, Some(t)) => proxy_target_addr(t).ok_or_else(|| format!("serve proxies to {t}, which cannot be probed")),
-        (Some(ServeFinding::Https { mount, .. }), None) => Err(format!("serve does not proxy here ({})", mount.what)),
+        (_, Some(t)) => proxy_target_addr(t)
+            .ok_or_else(|| format!("serve proxies to {t}, which cannot be probed")),
+        (Some(ServeFinding::Https { mount, .. }), None) => {
+            Err(format!("serve does not proxy here ({})", mount.what))
+        }
         _ => Ok(format!("127.0.0.1:{backend_port}")),
     };
     let dial = match (&ev.inputs.connect, status) {
@@ -247,5 +279,14 @@ pub fn plan(ev: &Evidence) -> Plan {
             }
         }
     };
-    Plan { dns_name, serve, https_port, dial, backend_port, backend_port_source, backend_addr, proxy_target }
+    Plan {
+        dns_name,
+        serve,
+        https_port,
+        dial,
+        backend_port,
+        backend_port_source,
+        backend_addr,
+        proxy_target,
+    }
 }

@@ -13,16 +13,28 @@ pub use evidence::{Evidence, Inputs, Plan, Platform, ServeFinding, Step, analyze
 pub use model::*;
 
 /// Builds the diagnosis for the evidence so far. `complete` marks the final one.
-pub fn assemble(ev: &Evidence, consent_url: Option<String>, route: String, elapsed_ms: u64, complete: bool) -> Diagnosis {
+pub fn assemble(
+    ev: &Evidence,
+    consent_url: Option<String>,
+    route: String,
+    elapsed_ms: u64,
+    complete: bool,
+) -> Diagnosis {
     let p = plan(ev);
-    let cause = if complete { rules::final_cause(ev, &p) } else { rules::decide(ev, &p).unwrap_or_else(|| rules::final_cause(ev, &p)) };
+    let cause = if complete {
+        rules::final_cause(ev, &p)
+    } else {
+        rules::decide(ev, &p).unwrap_or_else(|| rules::final_cause(ev, &p))
+    };
     let st = ev.status_ok();
     let node = NodeInfo {
         dns_name: p.dns_name.clone(),
         ips: st.map(|s| s.ips().to_vec()).unwrap_or_default(),
         tailnet: st.and_then(|s| s.tailnet()).map(str::to_string),
         version: st.map(|s| s.version.clone()).filter(|v| !v.is_empty()),
-        backend_state: st.map(|s| s.backend_state.clone()).filter(|v| !v.is_empty()),
+        backend_state: st
+            .map(|s| s.backend_state.clone())
+            .filter(|v| !v.is_empty()),
     };
     Diagnosis {
         health: cause.health(),

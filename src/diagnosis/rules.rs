@@ -86,13 +86,20 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &Plan) -> Tri {
     match cause {
         TailscaleNotFound => ev.cli.is_err().into(),
         DaemonUnreachable => on(&ev.status, true, |r| {
-            matches!(r, Err(CliFailure::DaemonUnreachable { .. } | CliFailure::TimedOut { .. }))
+            matches!(
+                r,
+                Err(CliFailure::DaemonUnreachable { .. } | CliFailure::TimedOut { .. })
+            )
         }),
         StatusUnparseable => on(&ev.status, true, |r| r.is_err()),
         Stopped => st
-            .is_some_and(|s| !matches!(state(s), "Running" | "NeedsLogin" | "NeedsMachineAuth") && !expired(s))
+            .is_some_and(|s| {
+                !matches!(state(s), "Running" | "NeedsLogin" | "NeedsMachineAuth") && !expired(s)
+            })
             .into(),
-        NeedsLogin => st.is_some_and(|s| state(s) == "NeedsLogin" || expired(s)).into(),
+        NeedsLogin => st
+            .is_some_and(|s| state(s) == "NeedsLogin" || expired(s))
+            .into(),
         NeedsApproval => st.is_some_and(|s| state(s) == "NeedsMachineAuth").into(),
         MagicdnsDisabled => st
             .is_some_and(|s| {
@@ -114,7 +121,9 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &Plan) -> Tri {
                 return Tri::No;
             }
             match &ev.tls {
-                Step::Done { value, .. } => (!matches!(value, TlsOutcome::Established { .. })).into(),
+                Step::Done { value, .. } => {
+                    (!matches!(value, TlsOutcome::Established { .. })).into()
+                }
                 Step::Running => Tri::Unknown,
                 Step::NotStarted if tls_will_run => Tri::Unknown,
                 _ => Tri::Yes,
@@ -125,12 +134,20 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &Plan) -> Tri {
             Step::Running => Tri::Unknown,
             Step::NotStarted if tls_will_run => Tri::Unknown,
             // No handshake to look at: `tailscale cert` (--deep) is the remaining witness.
-            _ => on(&ev.cert_cmd, false, |c| !matches!(c, CertCommand::Succeeded { .. })),
+            _ => on(&ev.cert_cmd, false, |c| {
+                !matches!(c, CertCommand::Succeeded { .. })
+            }),
         },
-        CertInvalid => on(&ev.tls, tls_will_run, |t| matches!(t, TlsOutcome::CertRejected { .. })),
+        CertInvalid => on(&ev.tls, tls_will_run, |t| {
+            matches!(t, TlsOutcome::CertRejected { .. })
+        }),
         BackendDown => {
-            let direct = on(&ev.backend, backend_will_run(ev, p), |b| matches!(b, HttpOutcome::Connect { .. }));
-            let via = on(&ev.via_serve, false, |v| matches!(v, HttpOutcome::Response { status: 502, .. }));
+            let direct = on(&ev.backend, backend_will_run(ev, p), |b| {
+                matches!(b, HttpOutcome::Connect { .. })
+            });
+            let via = on(&ev.via_serve, false, |v| {
+                matches!(v, HttpOutcome::Response { status: 502, .. })
+            });
             match (direct, via) {
                 (Tri::Yes, _) => Tri::Yes,
                 (Tri::Unknown, _) | (_, Tri::Unknown) => Tri::Unknown,
@@ -140,7 +157,10 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &Plan) -> Tri {
             }
         }
         BackendNotResponding => on(&ev.backend, backend_will_run(ev, p), |b| {
-            matches!(b, HttpOutcome::NoResponse { .. } | HttpOutcome::Failed { .. })
+            matches!(
+                b,
+                HttpOutcome::NoResponse { .. } | HttpOutcome::Failed { .. }
+            )
         }),
         CertExpiring => on(&ev.tls, tls_will_run, |t| match t {
             TlsOutcome::Established { cert, .. } => {
@@ -148,9 +168,9 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &Plan) -> Tri {
             }
             _ => false,
         }),
-        ControlUnreachable => {
-            (running && st.and_then(|s| s.self_node.as_ref()).and_then(|n| n.online) == Some(false)).into()
-        }
+        ControlUnreachable => (running
+            && st.and_then(|s| s.self_node.as_ref()).and_then(|n| n.online) == Some(false))
+        .into(),
         Healthy => {
             // Healthy must not be declared while a request through serve is still out.
             match ev.via_serve {
@@ -192,7 +212,9 @@ fn tcp_text(t: &TcpOutcome, addr: &str) -> String {
         TcpOutcome::Connected { ms } => format!("{addr} accepted in {ms} ms"),
         TcpOutcome::Refused => format!("{addr} refused the connection (nothing listening)"),
         TcpOutcome::Unreachable { reason } => format!("{addr} unreachable: {reason}"),
-        TcpOutcome::TimedOut { after_ms } => format!("{addr}: no answer to connect within {}", secs(*after_ms)),
+        TcpOutcome::TimedOut { after_ms } => {
+            format!("{addr}: no answer to connect within {}", secs(*after_ms))
+        }
     }
 }
 
@@ -200,7 +222,13 @@ fn tcp_text(t: &TcpOutcome, addr: &str) -> String {
 pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
     let mut out = Vec::new();
     let mut push = |id: CheckId, status: CheckStatus, detail: String, ms: u64| {
-        out.push(Check { id, title: id.title(), status, detail, ms });
+        out.push(Check {
+            id,
+            title: id.title(),
+            status,
+            detail,
+            ms,
+        });
     };
     use CheckStatus::*;
     let skip_reason = |step_cancelled: bool, why: &str| -> String {
@@ -213,10 +241,25 @@ pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
 
     // CLI
     match &ev.cli {
-        Ok(l) => push(CheckId::TailscaleCli, Pass, format!("{} ({})", l.path.display(), l.source.describe()), 0),
+        Ok(l) => push(
+            CheckId::TailscaleCli,
+            Pass,
+            format!("{} ({})", l.path.display(), l.source.describe()),
+            0,
+        ),
         Err(nf) => match &nf.forced {
-            Some(p) => push(CheckId::TailscaleCli, Fail, format!("{} is missing or not executable", p.display()), 0),
-            None => push(CheckId::TailscaleCli, Fail, "not installed (searched the usual places and PATH)".into(), 0),
+            Some(p) => push(
+                CheckId::TailscaleCli,
+                Fail,
+                format!("{} is missing or not executable", p.display()),
+                0,
+            ),
+            None => push(
+                CheckId::TailscaleCli,
+                Fail,
+                "not installed (searched the usual places and PATH)".into(),
+                0,
+            ),
         },
     }
 
@@ -225,8 +268,21 @@ pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
     let st = ev.status_ok();
     match &ev.status {
         Step::Done { value: Ok(s), .. } => {
-            let v = if s.version.is_empty() { String::new() } else { format!("tailscaled {}", s.version) };
-            push(CheckId::Daemon, Pass, if v.is_empty() { "status read".into() } else { v }, status_ms)
+            let v = if s.version.is_empty() {
+                String::new()
+            } else {
+                format!("tailscaled {}", s.version)
+            };
+            push(
+                CheckId::Daemon,
+                Pass,
+                if v.is_empty() {
+                    "status read".into()
+                } else {
+                    v
+                },
+                status_ms,
+            )
         }
         Step::Done { value: Err(e), .. } => {
             let status = match e {
@@ -251,11 +307,26 @@ pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
                 ("NeedsLogin", _) if !s.auth_url.is_empty() => {
                     (Fail, format!("NeedsLogin: log in at {}", s.auth_url))
                 }
-                (other, _) => (Fail, format!("BackendState {}", if other.is_empty() { "unknown" } else { other })),
+                (other, _) => (
+                    Fail,
+                    format!(
+                        "BackendState {}",
+                        if other.is_empty() { "unknown" } else { other }
+                    ),
+                ),
             };
             push(CheckId::LoggedIn, status, detail, 0);
         }
-        None => push(CheckId::LoggedIn, if ev.status.is_running() { Pending } else { Skip }, not_running("no status"), 0),
+        None => push(
+            CheckId::LoggedIn,
+            if ev.status.is_running() {
+                Pending
+            } else {
+                Skip
+            },
+            not_running("no status"),
+            0,
+        ),
     }
     let running = st.is_some_and(|s| state(s) == "Running" && !expired(s));
 
@@ -265,65 +336,158 @@ pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
         Some(s) if running => {
             let magic = s.current_tailnet.as_ref().and_then(|t| t.magic_dns_enabled);
             match magic {
-                Some(true) => push(CheckId::Magicdns, Pass, format!("on for {}", s.tailnet().unwrap_or("the tailnet")), 0),
-                Some(false) => push(CheckId::Magicdns, if s.cert_domains.is_empty() { Fail } else { Warn },
-                    "off for the tailnet (HTTPS certificates need MagicDNS)".into(), 0),
-                None => push(CheckId::Magicdns, Skip, "not reported by this Tailscale version".into(), 0),
+                Some(true) => push(
+                    CheckId::Magicdns,
+                    Pass,
+                    format!("on for {}", s.tailnet().unwrap_or("the tailnet")),
+                    0,
+                ),
+                Some(false) => push(
+                    CheckId::Magicdns,
+                    if s.cert_domains.is_empty() {
+                        Fail
+                    } else {
+                        Warn
+                    },
+                    "off for the tailnet (HTTPS certificates need MagicDNS)".into(),
+                    0,
+                ),
+                None => push(
+                    CheckId::Magicdns,
+                    Skip,
+                    "not reported by this Tailscale version".into(),
+                    0,
+                ),
             }
             if s.cert_domains.is_empty() {
-                push(CheckId::HttpsCerts, Fail, "CertDomains is empty: HTTPS certificates are off for the tailnet".into(), 0);
+                push(
+                    CheckId::HttpsCerts,
+                    Fail,
+                    "CertDomains is empty: HTTPS certificates are off for the tailnet".into(),
+                    0,
+                );
             } else {
                 let name = s.dns_name().unwrap_or("");
                 if s.cert_domains.iter().any(|d| d == name) {
-                    push(CheckId::HttpsCerts, Pass, format!("CertDomains: {}", s.cert_domains.join(", ")), 0);
+                    push(
+                        CheckId::HttpsCerts,
+                        Pass,
+                        format!("CertDomains: {}", s.cert_domains.join(", ")),
+                        0,
+                    );
                 } else {
-                    push(CheckId::HttpsCerts, Warn,
-                        format!("CertDomains ({}) does not list this node's name {name}", s.cert_domains.join(", ")), 0);
+                    push(
+                        CheckId::HttpsCerts,
+                        Warn,
+                        format!(
+                            "CertDomains ({}) does not list this node's name {name}",
+                            s.cert_domains.join(", ")
+                        ),
+                        0,
+                    );
                 }
             }
         }
         _ => {
-            let pend = if ev.status.is_running() { Pending } else { Skip };
-            push(CheckId::Magicdns, pend, not_running("needs a running, logged-in node"), 0);
-            push(CheckId::HttpsCerts, pend, not_running("needs a running, logged-in node"), 0);
+            let pend = if ev.status.is_running() {
+                Pending
+            } else {
+                Skip
+            };
+            push(
+                CheckId::Magicdns,
+                pend,
+                not_running("needs a running, logged-in node"),
+                0,
+            );
+            push(
+                CheckId::HttpsCerts,
+                pend,
+                not_running("needs a running, logged-in node"),
+                0,
+            );
         }
     }
 
     // Serve config
     let serve_ms = ev.serve.ms();
     match (&ev.serve, &p.serve) {
-        (Step::Done { value: Err(e), .. }, _) => push(CheckId::ServeConfig, Error, e.describe(), serve_ms),
+        (Step::Done { value: Err(e), .. }, _) => {
+            push(CheckId::ServeConfig, Error, e.describe(), serve_ms)
+        }
         (Step::Done { .. }, Some(f)) => {
             let (status, detail) = match f {
                 ServeFinding::NotConfigured { detail } => (Fail, detail.clone()),
                 ServeFinding::NameMismatch { hosts } => (
                     Fail,
-                    format!("handlers are keyed by {} but this node is {}", hosts.join(", "), p.dns_name.as_deref().unwrap_or("?")),
+                    format!(
+                        "handlers are keyed by {} but this node is {}",
+                        hosts.join(", "),
+                        p.dns_name.as_deref().unwrap_or("?")
+                    ),
                 ),
-                ServeFinding::PlainHttp { port } => (Fail, format!("port {port} serves plain HTTP, not HTTPS")),
-                ServeFinding::Https { port, mount, mounts } => {
+                ServeFinding::PlainHttp { port } => {
+                    (Fail, format!("port {port} serves plain HTTP, not HTTPS"))
+                }
+                ServeFinding::Https {
+                    port,
+                    mount,
+                    mounts,
+                } => {
                     let mut warn = Vec::new();
                     if mount.foreground {
                         warn.push("runs in the foreground only (no --bg): it stops when that terminal closes".to_string());
                     }
-                    let target_port = mount.proxy.as_deref().and_then(crate::tailscale::serve::proxy_target_port);
+                    let target_port = mount
+                        .proxy
+                        .as_deref()
+                        .and_then(crate::tailscale::serve::proxy_target_port);
                     let expected = ev.inputs.port_flag.or(ev.inputs.config_port);
-                    if let (Some(t), Some(e)) = (target_port, expected) {
-                        if t != e {
-                            warn.push(format!("serve proxies to port {t}, but the backend port is {e}"));
-                        }
+                    if let (Some(t), Some(e)) = (target_port, expected)
+                        && t != e
+                    {
+                        warn.push(format!(
+                            "serve proxies to port {t}, but the backend port is {e}"
+                        ));
                     }
-                    let base = format!(":{port}{} → {}{}", mount.path, mount.what,
-                        if *mounts > 1 { format!(" (+{} more)", mounts - 1) } else { String::new() });
-                    if warn.is_empty() { (Pass, base) } else { (Warn, format!("{base}; {}", warn.join("; "))) }
+                    let base = format!(
+                        ":{port}{} → {}{}",
+                        mount.path,
+                        mount.what,
+                        if *mounts > 1 {
+                            format!(" (+{} more)", mounts - 1)
+                        } else {
+                            String::new()
+                        }
+                    );
+                    if warn.is_empty() {
+                        (Pass, base)
+                    } else {
+                        (Warn, format!("{base}; {}", warn.join("; ")))
+                    }
                 }
             };
             push(CheckId::ServeConfig, status, detail, serve_ms)
         }
-        (Step::Done { .. }, None) => push(CheckId::ServeConfig, Skip, "needs the node's DNS name".into(), serve_ms),
-        (Step::Running, _) => push(CheckId::ServeConfig, Pending, "reading serve config…".into(), 0),
+        (Step::Done { .. }, None) => push(
+            CheckId::ServeConfig,
+            Skip,
+            "needs the node's DNS name".into(),
+            serve_ms,
+        ),
+        (Step::Running, _) => push(
+            CheckId::ServeConfig,
+            Pending,
+            "reading serve config…".into(),
+            0,
+        ),
         (Step::Cancelled, _) => push(CheckId::ServeConfig, Skip, skip_reason(true, ""), 0),
-        (Step::NotStarted, _) => push(CheckId::ServeConfig, Skip, "needs a running, logged-in node".into(), 0),
+        (Step::NotStarted, _) => push(
+            CheckId::ServeConfig,
+            Skip,
+            "needs a running, logged-in node".into(),
+            0,
+        ),
     }
 
     // Listener + TLS (one probe, two lines)
@@ -332,9 +496,15 @@ pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
     match &ev.tls {
         Step::Done { value, .. } => {
             match value {
-                TlsOutcome::Connect { tcp } => push(CheckId::Listener, Fail, tcp_text(tcp, dial), tls_ms),
-                TlsOutcome::Failed { detail } => push(CheckId::Listener, Fail,
-                    format!("{dial} accepted but did not speak TLS: {detail}"), tls_ms),
+                TlsOutcome::Connect { tcp } => {
+                    push(CheckId::Listener, Fail, tcp_text(tcp, dial), tls_ms)
+                }
+                TlsOutcome::Failed { detail } => push(
+                    CheckId::Listener,
+                    Fail,
+                    format!("{dial} accepted but did not speak TLS: {detail}"),
+                    tls_ms,
+                ),
                 _ => push(CheckId::Listener, Pass, format!("{dial} accepted"), tls_ms),
             }
             let name = p.dns_name.as_deref().unwrap_or("?");
@@ -344,16 +514,42 @@ pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
                 }
                 TlsOutcome::Established { version, cert, .. } => {
                     let left = cert.not_after - ev.now;
-                    let detail = format!("{version}, issued by {}, expires {} ({} days)", cert.issuer,
-                        cert.not_after.format("%Y-%m-%d"), left.num_days());
-                    let status = if left < TimeDelta::days(EXPIRY_WARNING_DAYS) { Warn } else { Pass };
+                    let detail = format!(
+                        "{version}, issued by {}, expires {} ({} days)",
+                        cert.issuer,
+                        cert.not_after.format("%Y-%m-%d"),
+                        left.num_days()
+                    );
+                    let status = if left < TimeDelta::days(EXPIRY_WARNING_DAYS) {
+                        Warn
+                    } else {
+                        Pass
+                    };
                     push(CheckId::TlsHandshake, status, detail, tls_ms)
                 }
-                TlsOutcome::Stalled { after_ms } => push(CheckId::TlsHandshake, Fail,
-                    format!("handshake for {name} stalled: no ServerHello within {}", secs(*after_ms)), tls_ms),
-                TlsOutcome::Alert { description, .. } => push(CheckId::TlsHandshake, Fail,
-                    format!("server sent TLS alert {description} (curl: \"tlsv1 alert {}\")", description.replace('_', " ")), tls_ms),
-                TlsOutcome::CertRejected { problem, detail, cert } => {
+                TlsOutcome::Stalled { after_ms } => push(
+                    CheckId::TlsHandshake,
+                    Fail,
+                    format!(
+                        "handshake for {name} stalled: no ServerHello within {}",
+                        secs(*after_ms)
+                    ),
+                    tls_ms,
+                ),
+                TlsOutcome::Alert { description, .. } => push(
+                    CheckId::TlsHandshake,
+                    Fail,
+                    format!(
+                        "server sent TLS alert {description} (curl: \"tlsv1 alert {}\")",
+                        description.replace('_', " ")
+                    ),
+                    tls_ms,
+                ),
+                TlsOutcome::CertRejected {
+                    problem,
+                    detail,
+                    cert,
+                } => {
                     let what = match problem {
                         CertProblem::Expired => "certificate expired",
                         CertProblem::NotYetValid => "certificate not valid yet",
@@ -362,9 +558,24 @@ pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
                         CertProblem::Revoked => "certificate revoked",
                         CertProblem::Other => "certificate rejected",
                     };
-                    let about = cert.as_ref().map(|c| format!(" [subject {}, names {}, issuer {}, valid until {}]",
-                        c.subject, c.dns_names.join(" "), c.issuer, c.not_after.format("%Y-%m-%d"))).unwrap_or_default();
-                    push(CheckId::TlsHandshake, Fail, format!("{what}: {detail}{about}"), tls_ms)
+                    let about = cert
+                        .as_ref()
+                        .map(|c| {
+                            format!(
+                                " [subject {}, names {}, issuer {}, valid until {}]",
+                                c.subject,
+                                c.dns_names.join(" "),
+                                c.issuer,
+                                c.not_after.format("%Y-%m-%d")
+                            )
+                        })
+                        .unwrap_or_default();
+                    push(
+                        CheckId::TlsHandshake,
+                        Fail,
+                        format!("{what}: {detail}{about}"),
+                        tls_ms,
+                    )
                 }
             }
         }
@@ -386,15 +597,28 @@ pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
 
     // Backend
     let baddr = p.backend_addr.as_deref().unwrap_or("?");
-    let bdesc = format!("{baddr} (port {}, {})", p.backend_port, p.backend_port_source.describe());
+    let bdesc = format!(
+        "{baddr} (port {}, {})",
+        p.backend_port,
+        p.backend_port_source.describe()
+    );
     match &ev.backend {
         Step::Done { value, ms } => {
             let (status, detail) = match value {
-                HttpOutcome::Response { status, .. } => (Pass, format!("{bdesc} answered HTTP {status}")),
+                HttpOutcome::Response { status, .. } => {
+                    (Pass, format!("{bdesc} answered HTTP {status}"))
+                }
                 HttpOutcome::Connect { tcp } => (Fail, tcp_text(tcp, &bdesc)),
-                HttpOutcome::NoResponse { after_ms } => (Fail,
-                    format!("{bdesc} accepted the connection but sent no response within {}", secs(*after_ms))),
-                HttpOutcome::Failed { detail } => (Fail, format!("{bdesc} did not speak HTTP: {detail}")),
+                HttpOutcome::NoResponse { after_ms } => (
+                    Fail,
+                    format!(
+                        "{bdesc} accepted the connection but sent no response within {}",
+                        secs(*after_ms)
+                    ),
+                ),
+                HttpOutcome::Failed { detail } => {
+                    (Fail, format!("{bdesc} did not speak HTTP: {detail}"))
+                }
             };
             push(CheckId::Backend, status, detail, *ms)
         }
@@ -405,7 +629,12 @@ pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
                 Ok(_) if !running => "needs a running, logged-in node".into(),
                 Ok(_) => "not run".into(),
             };
-            push(CheckId::Backend, Skip, skip_reason(matches!(other, Step::Cancelled), &why), 0)
+            push(
+                CheckId::Backend,
+                Skip,
+                skip_reason(matches!(other, Step::Cancelled), &why),
+                0,
+            )
         }
     }
 
@@ -413,18 +642,38 @@ pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
     match &ev.via_serve {
         Step::Done { value, ms } => {
             let (status, detail) = match value {
-                HttpOutcome::Response { status: 502, .. } => (Fail, "HTTP 502 from serve: it cannot reach the backend".to_string()),
-                HttpOutcome::Response { status, .. } if *status >= 500 => (Warn, format!("HTTP {status} through serve")),
-                HttpOutcome::Response { status, .. } => (Pass, format!("HTTP {status} through serve")),
-                HttpOutcome::NoResponse { after_ms } => (Warn, format!("no response through serve within {}", secs(*after_ms))),
+                HttpOutcome::Response { status: 502, .. } => (
+                    Fail,
+                    "HTTP 502 from serve: it cannot reach the backend".to_string(),
+                ),
+                HttpOutcome::Response { status, .. } if *status >= 500 => {
+                    (Warn, format!("HTTP {status} through serve"))
+                }
+                HttpOutcome::Response { status, .. } => {
+                    (Pass, format!("HTTP {status} through serve"))
+                }
+                HttpOutcome::NoResponse { after_ms } => (
+                    Warn,
+                    format!("no response through serve within {}", secs(*after_ms)),
+                ),
                 HttpOutcome::Connect { tcp } => (Warn, tcp_text(tcp, dial)),
                 HttpOutcome::Failed { detail } => (Warn, detail.clone()),
             };
             push(CheckId::ServeProxy, status, detail, *ms)
         }
-        Step::Running => push(CheckId::ServeProxy, Pending, "requesting / through serve…".into(), 0),
+        Step::Running => push(
+            CheckId::ServeProxy,
+            Pending,
+            "requesting / through serve…".into(),
+            0,
+        ),
         Step::Cancelled => push(CheckId::ServeProxy, Skip, skip_reason(true, ""), 0),
-        Step::NotStarted => push(CheckId::ServeProxy, Skip, "runs once the TLS handshake works".into(), 0),
+        Step::NotStarted => push(
+            CheckId::ServeProxy,
+            Skip,
+            "runs once the TLS handshake works".into(),
+            0,
+        ),
     }
 
     // tailscale cert (--deep)
@@ -433,35 +682,87 @@ pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
             let (status, detail, ms) = match value {
                 CertCommand::Succeeded { message, ms } => (Pass, message.clone(), *ms),
                 CertCommand::Failed { message, ms } => (Fail, message.clone(), *ms),
-                CertCommand::TimedOut { after_ms } => (Fail,
-                    format!("tailscale cert did not finish within {} (stopped); issuance is stuck", secs(*after_ms)), *after_ms),
+                CertCommand::TimedOut { after_ms } => (
+                    Fail,
+                    format!(
+                        "tailscale cert did not finish within {} (stopped); issuance is stuck",
+                        secs(*after_ms)
+                    ),
+                    *after_ms,
+                ),
             };
             push(CheckId::CertCommand, status, detail, ms)
         }
-        Step::Running => push(CheckId::CertCommand, Pending, "running tailscale cert…".into(), 0),
+        Step::Running => push(
+            CheckId::CertCommand,
+            Pending,
+            "running tailscale cert…".into(),
+            0,
+        ),
         Step::Cancelled => push(CheckId::CertCommand, Skip, skip_reason(true, ""), 0),
-        Step::NotStarted => push(CheckId::CertCommand, Skip,
-            if ev.inputs.deep { "needs HTTPS certificates on".into() } else { "only with --deep".into() }, 0),
+        Step::NotStarted => push(
+            CheckId::CertCommand,
+            Skip,
+            if ev.inputs.deep {
+                "needs HTTPS certificates on".into()
+            } else {
+                "only with --deep".into()
+            },
+            0,
+        ),
     }
 
     // Control and health
     match st {
-        Some(s) if running => {
-            match s.self_node.as_ref().and_then(|n| n.online) {
-                Some(false) => push(CheckId::Control, Warn, "Self.Online is false: no control connection, so no certificate renewals".into(), 0),
-                Some(true) => push(CheckId::Control, Pass, "connected".into(), 0),
-                None => push(CheckId::Control, Skip, "not reported by this Tailscale version".into(), 0),
-            }
-        }
-        _ => push(CheckId::Control, Skip, "needs a running, logged-in node".into(), 0),
+        Some(s) if running => match s.self_node.as_ref().and_then(|n| n.online) {
+            Some(false) => push(
+                CheckId::Control,
+                Warn,
+                "Self.Online is false: no control connection, so no certificate renewals".into(),
+                0,
+            ),
+            Some(true) => push(CheckId::Control, Pass, "connected".into(), 0),
+            None => push(
+                CheckId::Control,
+                Skip,
+                "not reported by this Tailscale version".into(),
+                0,
+            ),
+        },
+        _ => push(
+            CheckId::Control,
+            Skip,
+            "needs a running, logged-in node".into(),
+            0,
+        ),
     }
     match st {
-        Some(s) if s.health.is_empty() => push(CheckId::HealthWarnings, Pass, "no warnings".into(), 0),
-        Some(s) => {
-            let more = if s.health.len() > 1 { format!(" (+{} more)", s.health.len() - 1) } else { String::new() };
-            push(CheckId::HealthWarnings, Warn, format!("{}{more}", crate::tailscale::first_line(&s.health[0])), 0)
+        Some(s) if s.health.is_empty() => {
+            push(CheckId::HealthWarnings, Pass, "no warnings".into(), 0)
         }
-        None => push(CheckId::HealthWarnings, if ev.status.is_running() { Pending } else { Skip }, "no status".into(), 0),
+        Some(s) => {
+            let more = if s.health.len() > 1 {
+                format!(" (+{} more)", s.health.len() - 1)
+            } else {
+                String::new()
+            };
+            push(
+                CheckId::HealthWarnings,
+                Warn,
+                format!("{}{more}", crate::tailscale::first_line(&s.health[0])),
+                0,
+            )
+        }
+        None => push(
+            CheckId::HealthWarnings,
+            if ev.status.is_running() {
+                Pending
+            } else {
+                Skip
+            },
+            "no status".into(),
+            0,
+        ),
     }
     out
 }
@@ -534,87 +835,225 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &Plan) -> String {
 }
 
 fn fix(id: FixId, title: impl Into<String>, command: Option<String>, url: Option<&str>) -> Fix {
-    Fix { id, title: title.into(), command, url: url.map(str::to_string) }
+    Fix {
+        id,
+        title: title.into(),
+        command,
+        url: url.map(str::to_string),
+    }
 }
 
 /// The SSH tunnel fallback, when its parts are valid.
 pub fn tunnel_fix(ev: &Evidence, p: &Plan) -> Option<Fix> {
-    let user = ev.inputs.ssh_user.clone().unwrap_or_else(|| ev.inputs.default_user.clone());
+    let user = ev
+        .inputs
+        .ssh_user
+        .clone()
+        .unwrap_or_else(|| ev.inputs.default_user.clone());
     let host = ev.inputs.ssh_host.clone().or_else(|| p.dns_name.clone())?;
     let local = ev.inputs.tunnel_local_port.unwrap_or(p.backend_port);
     match crate::tunnel::command(&user, &host, local, p.backend_port) {
-        Ok(cmd) => Some(fix(FixId::SshTunnel,
-            format!("Fallback: SSH tunnel, then open http://localhost:{local}/ on the other device"), Some(cmd), None)),
-        Err(e) => Some(fix(FixId::SshTunnel, format!("Fallback: SSH tunnel (not offered: {e})"), None, None)),
+        Ok(cmd) => Some(fix(
+            FixId::SshTunnel,
+            format!(
+                "Fallback: SSH tunnel, then open http://localhost:{local}/ on the other device"
+            ),
+            Some(cmd),
+            None,
+        )),
+        Err(e) => Some(fix(
+            FixId::SshTunnel,
+            format!("Fallback: SSH tunnel (not offered: {e})"),
+            None,
+            None,
+        )),
     }
 }
 
 /// The fixes for `cause`, in the order to try them.
 pub fn fixes(cause: Cause, ev: &Evidence, p: &Plan, consent_url: Option<&str>) -> Vec<Fix> {
-    let cli = ev.cli.as_ref().map(|l| l.path.display().to_string()).unwrap_or_else(|_| "tailscale".into());
-    let cli = if cli.contains(' ') { format!("{cli:?}") } else { cli };
+    let cli = ev
+        .cli
+        .as_ref()
+        .map(|l| l.path.display().to_string())
+        .unwrap_or_else(|_| "tailscale".into());
+    let cli = if cli.contains(' ') {
+        format!("{cli:?}")
+    } else {
+        cli
+    };
     let port = p.backend_port;
     let name = p.dns_name.clone().unwrap_or_else(|| "<this node>".into());
     let https = p.https_port;
-    let recreate = fix(FixId::RecreateServe, format!("Recreate serve for {name} (backs up the old config first)"),
-        Some(format!("serve-doctor fix recreate --port {port}")), None);
-    let http_fallback = fix(FixId::HttpFallback,
-        format!("Fallback: plain-HTTP serve on the tailnet (http://{name}/; WireGuard still encrypts the hop)"),
-        Some(format!("{cli} serve --bg --http=80 {port}")), None);
-    let admin = fix(FixId::OpenAdminDns,
-        if consent_url.is_some() { "Open the consent page Tailscale printed to enable HTTPS" } else { "Open the admin console (DNS) and enable HTTPS certificates" },
-        None, Some(consent_url.unwrap_or(ADMIN_DNS_URL)));
+    let recreate = fix(
+        FixId::RecreateServe,
+        format!("Recreate serve for {name} (backs up the old config first)"),
+        Some(format!("serve-doctor fix recreate --port {port}")),
+        None,
+    );
+    let http_fallback = fix(
+        FixId::HttpFallback,
+        format!(
+            "Fallback: plain-HTTP serve on the tailnet (http://{name}/; WireGuard still encrypts the hop)"
+        ),
+        Some(format!("{cli} serve --bg --http=80 {port}")),
+        None,
+    );
+    let admin = fix(
+        FixId::OpenAdminDns,
+        if consent_url.is_some() {
+            "Open the consent page Tailscale printed to enable HTTPS"
+        } else {
+            "Open the admin console (DNS) and enable HTTPS certificates"
+        },
+        None,
+        Some(consent_url.unwrap_or(ADMIN_DNS_URL)),
+    );
     let logs = match ev.platform {
         Platform::MacOs => fix(FixId::CheckDaemonLogs, "Read the Tailscale logs for certificate errors",
             Some("log show --last 10m --predicate 'process CONTAINS \"Tailscale\" OR process CONTAINS \"IPNExtension\"' | grep -iE 'cert|acme'".into()), None),
         _ => fix(FixId::CheckDaemonLogs, "Read tailscaled's log for certificate errors",
             Some("journalctl -u tailscaled --since -10min | grep -iE 'cert|acme'".into()), None),
     };
-    let cert_cmd = fix(FixId::RenewCert, "Ask for the certificate directly and read the error",
-        Some(format!("{cli} cert {name}")), None);
+    let cert_cmd = fix(
+        FixId::RenewCert,
+        "Ask for the certificate directly and read the error",
+        Some(format!("{cli} cert {name}")),
+        None,
+    );
     let tunnel = tunnel_fix(ev, p);
     use Cause::*;
     let mut v = match cause {
-        TailscaleNotFound => vec![fix(FixId::InstallTailscale, "Install Tailscale, or pass --tailscale PATH", None, Some("https://tailscale.com/download"))],
+        TailscaleNotFound => vec![fix(
+            FixId::InstallTailscale,
+            "Install Tailscale, or pass --tailscale PATH",
+            None,
+            Some("https://tailscale.com/download"),
+        )],
         DaemonUnreachable | Stopped => vec![match ev.platform {
-            Platform::MacOs => fix(FixId::StartTailscale, "Open Tailscale and connect", Some("open -a Tailscale".into()), None),
-            _ if cause == DaemonUnreachable => fix(FixId::StartTailscale, "Start the Tailscale daemon", Some("sudo systemctl start tailscaled".into()), None),
-            _ => fix(FixId::StartTailscale, "Connect Tailscale", Some(format!("{cli} up")), None),
+            Platform::MacOs => fix(
+                FixId::StartTailscale,
+                "Open Tailscale and connect",
+                Some("open -a Tailscale".into()),
+                None,
+            ),
+            _ if cause == DaemonUnreachable => fix(
+                FixId::StartTailscale,
+                "Start the Tailscale daemon",
+                Some("sudo systemctl start tailscaled".into()),
+                None,
+            ),
+            _ => fix(
+                FixId::StartTailscale,
+                "Connect Tailscale",
+                Some(format!("{cli} up")),
+                None,
+            ),
         }],
-        StatusUnparseable => vec![fix(FixId::CheckCliAccess,
+        StatusUnparseable => vec![fix(
+            FixId::CheckCliAccess,
             "Run the CLI in your login session (or install the Tailscale CLI from the app's settings) and check its output",
             Some(match ev.platform {
                 Platform::MacOs => format!("/bin/launchctl asuser $(id -u) {cli} status --json"),
                 _ => format!("{cli} status --json"),
-            }), None)],
+            }),
+            None,
+        )],
         NeedsLogin => {
-            let url = ev.status_ok().map(|s| s.auth_url.clone()).filter(|u| !u.is_empty());
-            vec![fix(FixId::LogIn, "Log in to Tailscale", Some(format!("{cli} up")), url.as_deref())]
+            let url = ev
+                .status_ok()
+                .map(|s| s.auth_url.clone())
+                .filter(|u| !u.is_empty());
+            vec![fix(
+                FixId::LogIn,
+                "Log in to Tailscale",
+                Some(format!("{cli} up")),
+                url.as_deref(),
+            )]
         }
-        NeedsApproval => vec![fix(FixId::ApproveMachine, "Approve this machine in the admin console", None, Some(ADMIN_MACHINES_URL))],
-        MagicdnsDisabled => vec![fix(FixId::OpenAdminDns, "Open the admin console (DNS), turn on MagicDNS, then HTTPS certificates", None, Some(ADMIN_DNS_URL)), recreate],
+        NeedsApproval => vec![fix(
+            FixId::ApproveMachine,
+            "Approve this machine in the admin console",
+            None,
+            Some(ADMIN_MACHINES_URL),
+        )],
+        MagicdnsDisabled => vec![
+            fix(
+                FixId::OpenAdminDns,
+                "Open the admin console (DNS), turn on MagicDNS, then HTTPS certificates",
+                None,
+                Some(ADMIN_DNS_URL),
+            ),
+            recreate,
+        ],
         HttpsDisabled => vec![admin, recreate],
-        ServeNotConfigured => vec![fix(FixId::ConfigureServe, format!("Serve the backend on port {port} over HTTPS"), Some(format!("{cli} serve --bg {port}")), None)],
+        ServeNotConfigured => vec![fix(
+            FixId::ConfigureServe,
+            format!("Serve the backend on port {port} over HTTPS"),
+            Some(format!("{cli} serve --bg {port}")),
+            None,
+        )],
         ServeNameMismatch => vec![recreate],
-        ServePlainHttp => vec![fix(FixId::ServeHttps, "Serve it over HTTPS instead", Some(format!("{cli} serve --bg --https={https} {port}")), None)],
+        ServePlainHttp => vec![fix(
+            FixId::ServeHttps,
+            "Serve it over HTTPS instead",
+            Some(format!("{cli} serve --bg --https={https} {port}")),
+            None,
+        )],
         ListenerUnreachable => vec![logs, recreate],
-        CertPending => vec![fix(FixId::WaitForCert, "Wait a minute, then diagnose again", Some("serve-doctor diagnose".into()), None), logs],
+        CertPending => vec![
+            fix(
+                FixId::WaitForCert,
+                "Wait a minute, then diagnose again",
+                Some("serve-doctor diagnose".into()),
+                None,
+            ),
+            logs,
+        ],
         CertIssuanceFailing => vec![logs, cert_cmd],
         CertInvalid => match ev.tls.value() {
-            Some(TlsOutcome::CertRejected { problem: CertProblem::WrongName, .. }) => vec![recreate, cert_cmd],
-            Some(TlsOutcome::CertRejected { problem: CertProblem::UnknownIssuer, .. }) => vec![
-                fix(FixId::CheckNetwork, "Check for a TLS-intercepting proxy or antivirus; pass --ca-file if you trust a private CA", None, None), cert_cmd],
+            Some(TlsOutcome::CertRejected {
+                problem: CertProblem::WrongName,
+                ..
+            }) => vec![recreate, cert_cmd],
+            Some(TlsOutcome::CertRejected {
+                problem: CertProblem::UnknownIssuer,
+                ..
+            }) => vec![
+                fix(
+                    FixId::CheckNetwork,
+                    "Check for a TLS-intercepting proxy or antivirus; pass --ca-file if you trust a private CA",
+                    None,
+                    None,
+                ),
+                cert_cmd,
+            ],
             _ => vec![cert_cmd, logs],
         },
-        BackendDown | BackendNotResponding => vec![fix(FixId::StartBackend,
-            format!("Start (or restart) your app so it answers on {}", p.backend_addr.as_deref().unwrap_or("its port")), None, None)],
+        BackendDown | BackendNotResponding => vec![fix(
+            FixId::StartBackend,
+            format!(
+                "Start (or restart) your app so it answers on {}",
+                p.backend_addr.as_deref().unwrap_or("its port")
+            ),
+            None,
+            None,
+        )],
         CertExpiring => vec![cert_cmd, logs],
-        ControlUnreachable => vec![fix(FixId::CheckNetwork, "Check this machine's internet connection and firewall (control server unreachable)", None, None)],
+        ControlUnreachable => vec![fix(
+            FixId::CheckNetwork,
+            "Check this machine's internet connection and firewall (control server unreachable)",
+            None,
+            None,
+        )],
         Healthy => vec![],
     };
     // When certificates cannot be had, only fallbacks that do not need one help (not Funnel,
     // which uses the same certificate).
-    if matches!(cause, MagicdnsDisabled | HttpsDisabled | CertIssuanceFailing | CertPending) {
+    if matches!(
+        cause,
+        MagicdnsDisabled | HttpsDisabled | CertIssuanceFailing | CertPending
+    ) {
         v.extend(tunnel);
         v.push(http_fallback);
     }

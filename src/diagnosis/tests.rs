@@ -5,10 +5,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::*;
 use crate::probe::{CertInfo, CertProblem, HttpOutcome, TcpOutcome, TlsOutcome};
-use crate::tailscale::{CertCommand, CliFailure, CliSource, Located, NotFound, ServeConfig, Status};
+use crate::tailscale::{
+    CertCommand, CliFailure, CliSource, Located, NotFound, ServeConfig, Status,
+};
 
 fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-28T12:00:00Z").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2026-11-28T12:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 const HEALTHY: &str = r#"{"Version":"1.96.4","TUN":true,"BackendState":"Running","TailscaleIPs":["100.101.102.103"],
@@ -48,12 +52,22 @@ fn healthy() -> Evidence {
     let mut ev = Evidence::new(
         now(),
         Platform::Linux,
-        Inputs { default_user: "alice".into(), ..Inputs::default() },
-        Ok(Located { path: "/usr/bin/tailscale".into(), source: CliSource::Path }),
+        Inputs {
+            default_user: "alice".into(),
+            ..Inputs::default()
+        },
+        Ok(Located {
+            path: "/usr/bin/tailscale".into(),
+            source: CliSource::Path,
+        }),
     );
     ev.status = done(Ok(status(|_| {})));
     ev.serve = done(Ok(serve(SERVE)));
-    ev.tls = done(TlsOutcome::Established { ms: 4, version: "TLSv1.3".into(), cert: cert(60) });
+    ev.tls = done(TlsOutcome::Established {
+        ms: 4,
+        version: "TLSv1.3".into(),
+        cert: cert(60),
+    });
     ev.backend = done(HttpOutcome::Response { status: 200, ms: 1 });
     ev.via_serve = done(HttpOutcome::Response { status: 200, ms: 2 });
     ev
@@ -72,8 +86,15 @@ fn healthy_is_green_with_url_and_port_from_serve() {
     let d = assemble(&healthy(), None, "test".into(), 0, true);
     assert_eq!((d.cause, d.health), (Cause::Healthy, Health::Green));
     assert_eq!(d.url.as_deref(), Some("https://box.tail1234.ts.net/"));
-    assert_eq!((d.backend_port, d.backend_port_source), (18080, PortSource::ServeConfig));
-    assert!(d.checks.iter().all(|c| c.status != CheckStatus::Fail), "{:#?}", d.checks);
+    assert_eq!(
+        (d.backend_port, d.backend_port_source),
+        (18080, PortSource::ServeConfig)
+    );
+    assert!(
+        d.checks.iter().all(|c| c.status != CheckStatus::Fail),
+        "{:#?}",
+        d.checks
+    );
     assert!(d.fixes.is_empty());
 }
 
@@ -92,7 +113,10 @@ fn every_cause_has_its_health_and_a_unique_code() {
 #[test]
 fn cli_missing_is_gray_and_names_the_forced_path() {
     let mut ev = healthy();
-    ev.cli = Err(NotFound { searched: vec!["/x/tailscale".into()], forced: Some("/x/tailscale".into()) });
+    ev.cli = Err(NotFound {
+        searched: vec!["/x/tailscale".into()],
+        forced: Some("/x/tailscale".into()),
+    });
     let d = assemble(&ev, None, "none".into(), 0, true);
     assert_eq!(d.cause, Cause::TailscaleNotFound);
     assert!(d.summary.contains("/x/tailscale"));
@@ -101,10 +125,15 @@ fn cli_missing_is_gray_and_names_the_forced_path() {
 #[test]
 fn daemon_down_and_timeouts_are_daemon_unreachable() {
     let mut ev = healthy();
-    ev.status = done(Err(CliFailure::DaemonUnreachable { message: "failed to connect to local tailscaled".into() }));
+    ev.status = done(Err(CliFailure::DaemonUnreachable {
+        message: "failed to connect to local tailscaled".into(),
+    }));
     assert_eq!(cause(&ev), Cause::DaemonUnreachable);
     let d = assemble(&ev, None, "t".into(), 0, true);
-    assert_eq!(d.fixes[0].command.as_deref(), Some("sudo systemctl start tailscaled"));
+    assert_eq!(
+        d.fixes[0].command.as_deref(),
+        Some("sudo systemctl start tailscaled")
+    );
     ev.platform = Platform::MacOs;
     let d = assemble(&ev, None, "t".into(), 0, true);
     assert_eq!(d.fixes[0].command.as_deref(), Some("open -a Tailscale"));
@@ -115,9 +144,14 @@ fn daemon_down_and_timeouts_are_daemon_unreachable() {
 #[test]
 fn garbage_and_gui_wrapper_are_unparseable_never_not_running() {
     let mut ev = healthy();
-    ev.status = done(Err(CliFailure::Unparseable { first_bytes: "hello".into(), error: "x".into() }));
+    ev.status = done(Err(CliFailure::Unparseable {
+        first_bytes: "hello".into(),
+        error: "x".into(),
+    }));
     assert_eq!(cause(&ev), Cause::StatusUnparseable);
-    ev.status = done(Err(CliFailure::GuiUnavailable { message: "The Tailscale GUI failed to start".into() }));
+    ev.status = done(Err(CliFailure::GuiUnavailable {
+        message: "The Tailscale GUI failed to start".into(),
+    }));
     let d = assemble(&ev, None, "t".into(), 0, true);
     assert_eq!(d.cause, Cause::StatusUnparseable);
     assert!(d.summary.contains("access problem"), "{}", d.summary);
@@ -142,8 +176,14 @@ fn logged_out_with_null_cert_domains_is_needs_login_not_https_disabled() {
     })));
     let d = assemble(&ev, None, "t".into(), 0, true);
     assert_eq!(d.cause, Cause::NeedsLogin);
-    assert_eq!(d.fixes[0].url.as_deref(), Some("https://login.tailscale.com/a/abc"));
-    assert_eq!(d.check(CheckId::HttpsCerts).unwrap().status, CheckStatus::Skip);
+    assert_eq!(
+        d.fixes[0].url.as_deref(),
+        Some("https://login.tailscale.com/a/abc")
+    );
+    assert_eq!(
+        d.check(CheckId::HttpsCerts).unwrap().status,
+        CheckStatus::Skip
+    );
 }
 
 #[test]
@@ -151,7 +191,9 @@ fn expired_key_is_needs_login_and_approval_is_its_own_cause() {
     let mut ev = healthy();
     ev.status = done(Ok(status(|v| v["Self"]["Expired"] = true.into())));
     assert_eq!(cause(&ev), Cause::NeedsLogin);
-    ev.status = done(Ok(status(|v| v["BackendState"] = "NeedsMachineAuth".into())));
+    ev.status = done(Ok(status(|v| {
+        v["BackendState"] = "NeedsMachineAuth".into()
+    })));
     assert_eq!(cause(&ev), Cause::NeedsApproval);
 }
 
@@ -168,17 +210,30 @@ fn https_off_is_certain_from_status_alone() {
     assert_eq!(d.fixes[0].url.as_deref(), Some(rules::ADMIN_DNS_URL));
     assert_eq!(d.fixes[1].id, FixId::RecreateServe);
     assert!(d.fixes.iter().any(|f| f.id == FixId::SshTunnel
-        && f.command.as_deref() == Some("ssh -N -L 18080:127.0.0.1:18080 alice@box.tail1234.ts.net")));
+        && f.command.as_deref()
+            == Some("ssh -N -L 18080:127.0.0.1:18080 alice@box.tail1234.ts.net")));
     assert!(d.fixes.iter().any(|f| f.id == FixId::HttpFallback));
-    assert!(!d.fixes.iter().any(|f| f.id == FixId::Funnel), "Funnel needs the same certificate");
+    assert!(
+        !d.fixes.iter().any(|f| f.id == FixId::Funnel),
+        "Funnel needs the same certificate"
+    );
 }
 
 #[test]
 fn consent_url_replaces_the_admin_page() {
     let mut ev = healthy();
     ev.status = done(Ok(status(|v| v["CertDomains"] = serde_json::json!([]))));
-    let d = assemble(&ev, Some("https://login.tailscale.com/f/serve?node=n1".into()), "t".into(), 0, true);
-    assert_eq!(d.fixes[0].url.as_deref(), Some("https://login.tailscale.com/f/serve?node=n1"));
+    let d = assemble(
+        &ev,
+        Some("https://login.tailscale.com/f/serve?node=n1".into()),
+        "t".into(),
+        0,
+        true,
+    );
+    assert_eq!(
+        d.fixes[0].url.as_deref(),
+        Some("https://login.tailscale.com/f/serve?node=n1")
+    );
 }
 
 #[test]
@@ -197,10 +252,22 @@ fn serve_config_shapes() {
     for (json, want) in [
         ("{}", Cause::ServeNotConfigured),
         ("null", Cause::ServeNotConfigured),
-        (r#"{"Services":{"svc:web":{"TCP":{"443":{"HTTPS":true}}}}}"#, Cause::ServeNotConfigured),
-        (r#"{"TCP":{"2222":{"TCPForward":"127.0.0.1:22"}}}"#, Cause::ServeNotConfigured),
-        (r#"{"TCP":{"443":{"HTTPS":true}},"Web":{"oldbox.tail1234.ts.net:443":{"Handlers":{"/":{"Proxy":"http://127.0.0.1:18080"}}}}}"#, Cause::ServeNameMismatch),
-        (r#"{"TCP":{"80":{"HTTP":true}},"Web":{"box.tail1234.ts.net:80":{"Handlers":{"/":{"Proxy":"http://127.0.0.1:18080"}}}}}"#, Cause::ServePlainHttp),
+        (
+            r#"{"Services":{"svc:web":{"TCP":{"443":{"HTTPS":true}}}}}"#,
+            Cause::ServeNotConfigured,
+        ),
+        (
+            r#"{"TCP":{"2222":{"TCPForward":"127.0.0.1:22"}}}"#,
+            Cause::ServeNotConfigured,
+        ),
+        (
+            r#"{"TCP":{"443":{"HTTPS":true}},"Web":{"oldbox.tail1234.ts.net:443":{"Handlers":{"/":{"Proxy":"http://127.0.0.1:18080"}}}}}"#,
+            Cause::ServeNameMismatch,
+        ),
+        (
+            r#"{"TCP":{"80":{"HTTP":true}},"Web":{"box.tail1234.ts.net:80":{"Handlers":{"/":{"Proxy":"http://127.0.0.1:18080"}}}}}"#,
+            Cause::ServePlainHttp,
+        ),
     ] {
         ev.serve = done(Ok(serve(json)));
         assert_eq!(cause(&ev), want, "{json}");
@@ -218,8 +285,15 @@ fn foreground_only_handler_and_port_mismatch_are_warnings() {
     assert_eq!(d.cause, Cause::Healthy);
     let c = d.check(CheckId::ServeConfig).unwrap();
     assert_eq!(c.status, CheckStatus::Warn);
-    assert!(c.detail.contains("foreground") && c.detail.contains("3000") && c.detail.contains("18080"), "{}", c.detail);
-    assert_eq!((d.backend_port, d.backend_port_source), (18080, PortSource::Flag));
+    assert!(
+        c.detail.contains("foreground") && c.detail.contains("3000") && c.detail.contains("18080"),
+        "{}",
+        c.detail
+    );
+    assert_eq!(
+        (d.backend_port, d.backend_port_source),
+        (18080, PortSource::Flag)
+    );
 }
 
 #[test]
@@ -227,13 +301,53 @@ fn tls_outcomes_map_to_causes() {
     let mut ev = healthy();
     ev.via_serve = Step::NotStarted;
     for (tls, want) in [
-        (TlsOutcome::Connect { tcp: TcpOutcome::Refused }, Cause::ListenerUnreachable),
-        (TlsOutcome::Failed { detail: "closed".into() }, Cause::ListenerUnreachable),
-        (TlsOutcome::Stalled { after_ms: 5000 }, Cause::CertIssuanceFailing),
-        (TlsOutcome::Alert { description: "internal_error".into(), ms: 9 }, Cause::CertIssuanceFailing),
-        (TlsOutcome::CertRejected { problem: CertProblem::Expired, detail: "x".into(), cert: Some(cert(-1)) }, Cause::CertInvalid),
-        (TlsOutcome::CertRejected { problem: CertProblem::WrongName, detail: "x".into(), cert: None }, Cause::CertInvalid),
-        (TlsOutcome::Established { ms: 1, version: "TLSv1.3".into(), cert: cert(5) }, Cause::CertExpiring),
+        (
+            TlsOutcome::Connect {
+                tcp: TcpOutcome::Refused,
+            },
+            Cause::ListenerUnreachable,
+        ),
+        (
+            TlsOutcome::Failed {
+                detail: "closed".into(),
+            },
+            Cause::ListenerUnreachable,
+        ),
+        (
+            TlsOutcome::Stalled { after_ms: 5000 },
+            Cause::CertIssuanceFailing,
+        ),
+        (
+            TlsOutcome::Alert {
+                description: "internal_error".into(),
+                ms: 9,
+            },
+            Cause::CertIssuanceFailing,
+        ),
+        (
+            TlsOutcome::CertRejected {
+                problem: CertProblem::Expired,
+                detail: "x".into(),
+                cert: Some(cert(-1)),
+            },
+            Cause::CertInvalid,
+        ),
+        (
+            TlsOutcome::CertRejected {
+                problem: CertProblem::WrongName,
+                detail: "x".into(),
+                cert: None,
+            },
+            Cause::CertInvalid,
+        ),
+        (
+            TlsOutcome::Established {
+                ms: 1,
+                version: "TLSv1.3".into(),
+                cert: cert(5),
+            },
+            Cause::CertExpiring,
+        ),
     ] {
         ev.tls = done(tls.clone());
         assert_eq!(cause(&ev), want, "{tls:?}");
@@ -243,7 +357,10 @@ fn tls_outcomes_map_to_causes() {
 #[test]
 fn cert_pending_only_while_the_handshake_has_not_completed() {
     let mut ev = healthy();
-    ev.status = done(Ok(status(|v| v["Health"] = serde_json::json!(["Fetching TLS certificate via ACME for: box.tail1234.ts.net"]))));
+    ev.status = done(Ok(status(|v| {
+        v["Health"] =
+            serde_json::json!(["Fetching TLS certificate via ACME for: box.tail1234.ts.net"])
+    })));
     assert_eq!(cause(&ev), Cause::Healthy);
     ev.tls = done(TlsOutcome::Stalled { after_ms: 5000 });
     ev.via_serve = Step::NotStarted;
@@ -255,16 +372,23 @@ fn cert_pending_only_while_the_handshake_has_not_completed() {
 #[test]
 fn unrelated_health_warnings_are_evidence_not_the_cause() {
     let mut ev = healthy();
-    ev.status = done(Ok(status(|v| v["Health"] = serde_json::json!(["Tailscale failed to set the DNS configuration"]))));
+    ev.status = done(Ok(status(|v| {
+        v["Health"] = serde_json::json!(["Tailscale failed to set the DNS configuration"])
+    })));
     let d = assemble(&ev, None, "t".into(), 0, true);
     assert_eq!(d.cause, Cause::Healthy);
-    assert_eq!(d.check(CheckId::HealthWarnings).unwrap().status, CheckStatus::Warn);
+    assert_eq!(
+        d.check(CheckId::HealthWarnings).unwrap().status,
+        CheckStatus::Warn
+    );
 }
 
 #[test]
 fn backend_outcomes() {
     let mut ev = healthy();
-    ev.backend = done(HttpOutcome::Connect { tcp: TcpOutcome::Refused });
+    ev.backend = done(HttpOutcome::Connect {
+        tcp: TcpOutcome::Refused,
+    });
     assert_eq!(cause(&ev), Cause::BackendDown);
     ev.backend = done(HttpOutcome::NoResponse { after_ms: 5000 });
     assert_eq!(cause(&ev), Cause::BackendNotResponding);
@@ -273,7 +397,10 @@ fn backend_outcomes() {
     ev.via_serve = done(HttpOutcome::Response { status: 502, ms: 1 });
     let d = assemble(&ev, None, "t".into(), 0, true);
     assert_eq!(d.cause, Cause::Healthy);
-    assert_eq!(d.check(CheckId::ServeProxy).unwrap().status, CheckStatus::Fail);
+    assert_eq!(
+        d.check(CheckId::ServeProxy).unwrap().status,
+        CheckStatus::Fail
+    );
 }
 
 #[test]
@@ -281,9 +408,19 @@ fn backend_down_is_not_certain_while_tls_runs() {
     let mut ev = healthy();
     ev.tls = Step::Running;
     ev.via_serve = Step::NotStarted;
-    ev.backend = done(HttpOutcome::Connect { tcp: TcpOutcome::Refused });
-    assert_eq!(certain(&ev), None, "a cert problem would outrank the backend");
-    ev.tls = done(TlsOutcome::Established { ms: 1, version: "TLSv1.3".into(), cert: cert(60) });
+    ev.backend = done(HttpOutcome::Connect {
+        tcp: TcpOutcome::Refused,
+    });
+    assert_eq!(
+        certain(&ev),
+        None,
+        "a cert problem would outrank the backend"
+    );
+    ev.tls = done(TlsOutcome::Established {
+        ms: 1,
+        version: "TLSv1.3".into(),
+        cert: cert(60),
+    });
     assert_eq!(certain(&ev), Some(Cause::BackendDown));
 }
 
@@ -292,7 +429,10 @@ fn control_unreachable_is_yellow_after_everything_else() {
     let mut ev = healthy();
     ev.status = done(Ok(status(|v| v["Self"]["Online"] = false.into())));
     let d = assemble(&ev, None, "t".into(), 0, true);
-    assert_eq!((d.cause, d.health), (Cause::ControlUnreachable, Health::Yellow));
+    assert_eq!(
+        (d.cause, d.health),
+        (Cause::ControlUnreachable, Health::Yellow)
+    );
 }
 
 #[test]
@@ -325,7 +465,9 @@ fn deep_cert_failure_is_the_witness_when_no_handshake_ran() {
 #[test]
 fn ipv6_only_node_is_bracketed() {
     let mut ev = healthy();
-    ev.status = done(Ok(status(|v| v["Self"]["TailscaleIPs"] = serde_json::json!(["fd7a:115c:a1e0::1"]))));
+    ev.status = done(Ok(status(|v| {
+        v["Self"]["TailscaleIPs"] = serde_json::json!(["fd7a:115c:a1e0::1"])
+    })));
     assert_eq!(plan(&ev).dial, Ok("[fd7a:115c:a1e0::1]:443".into()));
 }
 
@@ -337,6 +479,12 @@ fn provisional_diagnosis_shows_pending_checks() {
     ev.via_serve = Step::NotStarted;
     let d = assemble(&ev, None, "t".into(), 0, false);
     assert!(!d.complete);
-    assert_eq!(d.check(CheckId::TlsHandshake).unwrap().status, CheckStatus::Pending);
-    assert_eq!(d.check(CheckId::Backend).unwrap().status, CheckStatus::Pending);
+    assert_eq!(
+        d.check(CheckId::TlsHandshake).unwrap().status,
+        CheckStatus::Pending
+    );
+    assert_eq!(
+        d.check(CheckId::Backend).unwrap().status,
+        CheckStatus::Pending
+    );
 }

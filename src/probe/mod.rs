@@ -22,12 +22,18 @@ pub use tls::{Trust, TrustError, tls_handshake};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TcpOutcome {
-    Connected { ms: u64 },
+    Connected {
+        ms: u64,
+    },
     /// RST: nothing listens on that port.
     Refused,
     /// No route, host down, name did not resolve, …
-    Unreachable { reason: String },
-    TimedOut { after_ms: u64 },
+    Unreachable {
+        reason: String,
+    },
+    TimedOut {
+        after_ms: u64,
+    },
 }
 
 /// The leaf certificate a server presented, as far as a person cares about it.
@@ -60,13 +66,21 @@ pub enum TlsOutcome {
     /// The TCP step already failed (never `Connected`).
     Connect { tcp: TcpOutcome },
     /// Handshake completed and the certificate verified.
-    Established { ms: u64, version: String, cert: CertInfo },
+    Established {
+        ms: u64,
+        version: String,
+        cert: CertInfo,
+    },
     /// Connected, sent the ClientHello, and nothing decisive came back within the timeout.
     Stalled { after_ms: u64 },
     /// The server sent a fatal alert, e.g. `internal_error`.
     Alert { description: String, ms: u64 },
     /// The certificate was presented but rejected.
-    CertRejected { problem: CertProblem, detail: String, cert: Option<CertInfo> },
+    CertRejected {
+        problem: CertProblem,
+        detail: String,
+        cert: Option<CertInfo>,
+    },
     /// The peer closed the connection or spoke something that is not TLS.
     Failed { detail: String },
 }
@@ -75,11 +89,20 @@ pub enum TlsOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum HttpOutcome {
-    Response { status: u16, ms: u64 },
+    Response {
+        status: u16,
+        ms: u64,
+    },
     /// The TCP (or TLS) connection could not be set up.
-    Connect { tcp: TcpOutcome },
+    Connect {
+        tcp: TcpOutcome,
+    },
     /// Connected (and TLS done when asked), the request went out, no response head in time.
-    NoResponse { after_ms: u64 },
+    NoResponse {
+        after_ms: u64,
+    },
     /// TLS failed or the peer answered something that is not HTTP.
-    Failed { detail: String },
+    Failed {
+        detail: String,
+    },
 }

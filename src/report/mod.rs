@@ -32,20 +32,45 @@ fn node_line(d: &Diagnosis) -> String {
         parts.push(format!("Tailscale {v}"));
     }
     let name = d.node.dns_name.as_deref().unwrap_or("(node name unknown)");
-    if parts.is_empty() { name.to_string() } else { format!("{name} ({})", parts.join(", ")) }
+    if parts.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name} ({})", parts.join(", "))
+    }
 }
 
 /// The terminal report: one line per check, then the verdict and the fixes.
 pub fn text(d: &Diagnosis) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Serve Doctor — {}", node_line(d));
-    let width = d.checks.iter().map(|c| c.title.chars().count()).max().unwrap_or(0);
+    let width = d
+        .checks
+        .iter()
+        .map(|c| c.title.chars().count())
+        .max()
+        .unwrap_or(0);
     for c in &d.checks {
-        let ms = if c.ms > 0 { format!("  ({} ms)", c.ms) } else { String::new() };
-        let _ = writeln!(s, "  {} {:<width$}  {}{ms}", c.status.symbol(), c.title, c.detail);
+        let ms = if c.ms > 0 {
+            format!("  ({} ms)", c.ms)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            s,
+            "  {} {:<width$}  {}{ms}",
+            c.status.symbol(),
+            c.title,
+            c.detail
+        );
     }
     let _ = writeln!(s);
-    let _ = writeln!(s, "{} {} — {}", health_symbol(d.health), health_word(d.health), d.cause);
+    let _ = writeln!(
+        s,
+        "{} {} — {}",
+        health_symbol(d.health),
+        health_word(d.health),
+        d.cause
+    );
     let _ = writeln!(s, "{}", d.summary);
     if !d.fixes.is_empty() {
         let _ = writeln!(s);
@@ -89,7 +114,12 @@ fn status_word(s: CheckStatus) -> &'static str {
 /// A report to paste into an issue: checks as a table, the verdict, the fixes.
 pub fn markdown(d: &Diagnosis) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "### Serve Doctor report: {} `{}`", health_word(d.health), d.cause);
+    let _ = writeln!(
+        s,
+        "### Serve Doctor report: {} `{}`",
+        health_word(d.health),
+        d.cause
+    );
     let _ = writeln!(s);
     let _ = writeln!(s, "**{}**", cell(&d.summary));
     let _ = writeln!(s);

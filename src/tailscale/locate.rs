@@ -51,13 +51,24 @@ pub struct NotFound {
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Finds the CLI. `flag` and `config` are explicit choices: when one is given and unusable the
 /// search stops there, because silently using another binary would diagnose the wrong thing.
-pub fn locate(flag: Option<&Path>, config: Option<&Path>, path_env: Option<&OsStr>) -> Result<Located, NotFound> {
-    locate_with(flag, config, path_env, &[MAC_GUI, HOMEBREW_ARM, USR_LOCAL], is_executable)
+pub fn locate(
+    flag: Option<&Path>,
+    config: Option<&Path>,
+    path_env: Option<&OsStr>,
+) -> Result<Located, NotFound> {
+    locate_with(
+        flag,
+        config,
+        path_env,
+        &[MAC_GUI, HOMEBREW_ARM, USR_LOCAL],
+        is_executable,
+    )
 }
 
 fn locate_with(
@@ -70,9 +81,15 @@ fn locate_with(
     for (explicit, source) in [(flag, CliSource::Flag), (config, CliSource::ConfigFile)] {
         if let Some(p) = explicit {
             return if usable(p) {
-                Ok(Located { path: p.to_path_buf(), source })
+                Ok(Located {
+                    path: p.to_path_buf(),
+                    source,
+                })
             } else {
-                Err(NotFound { searched: vec![p.to_path_buf()], forced: Some(p.to_path_buf()) })
+                Err(NotFound {
+                    searched: vec![p.to_path_buf()],
+                    forced: Some(p.to_path_buf()),
+                })
             };
         }
     }
@@ -81,18 +98,27 @@ fn locate_with(
     for (p, source) in fixed.iter().zip(sources) {
         let p = Path::new(p);
         if usable(p) {
-            return Ok(Located { path: p.to_path_buf(), source });
+            return Ok(Located {
+                path: p.to_path_buf(),
+                source,
+            });
         }
         searched.push(p.to_path_buf());
     }
     for dir in path_env.map(std::env::split_paths).into_iter().flatten() {
         let p = dir.join("tailscale");
         if usable(&p) {
-            return Ok(Located { path: p, source: CliSource::Path });
+            return Ok(Located {
+                path: p,
+                source: CliSource::Path,
+            });
         }
         searched.push(p);
     }
-    Err(NotFound { searched, forced: None })
+    Err(NotFound {
+        searched,
+        forced: None,
+    })
 }
 
 #[cfg(test)]
@@ -123,11 +149,32 @@ mod tests {
         let go = |f: Option<&Path>, c: Option<&Path>, fixed: &[&str]| {
             locate_with(f, c, Some(&path_env), fixed, is_executable)
         };
-        assert_eq!(go(Some(&flag), Some(&conf), &fixed).unwrap().source, CliSource::Flag);
-        assert_eq!(go(None, Some(&conf), &fixed).unwrap().source, CliSource::ConfigFile);
-        assert_eq!(go(None, None, &fixed).unwrap(), Located { path: gui.clone(), source: CliSource::MacGui });
-        assert_eq!(go(None, None, &["/nonexistent", brew_s]).unwrap().source, CliSource::Homebrew);
-        assert_eq!(go(None, None, &["/nonexistent"]).unwrap(), Located { path: onpath, source: CliSource::Path });
+        assert_eq!(
+            go(Some(&flag), Some(&conf), &fixed).unwrap().source,
+            CliSource::Flag
+        );
+        assert_eq!(
+            go(None, Some(&conf), &fixed).unwrap().source,
+            CliSource::ConfigFile
+        );
+        assert_eq!(
+            go(None, None, &fixed).unwrap(),
+            Located {
+                path: gui.clone(),
+                source: CliSource::MacGui
+            }
+        );
+        assert_eq!(
+            go(None, None, &["/nonexistent", brew_s]).unwrap().source,
+            CliSource::Homebrew
+        );
+        assert_eq!(
+            go(None, None, &["/nonexistent"]).unwrap(),
+            Located {
+                path: onpath,
+                source: CliSource::Path
+            }
+        );
     }
 
     #[test]
@@ -146,8 +193,14 @@ mod tests {
 
     #[test]
     fn nothing_anywhere_lists_what_was_searched() {
-        let e = locate_with(None, None, Some(OsStr::new("/nonexistent-dir")), &["/nope/a"], is_executable)
-            .unwrap_err();
+        let e = locate_with(
+            None,
+            None,
+            Some(OsStr::new("/nonexistent-dir")),
+            &["/nope/a"],
+            is_executable,
+        )
+        .unwrap_err();
         assert_eq!(e.searched.len(), 2);
         assert!(e.to_string().contains("/nope/a"));
     }

@@ -55,7 +55,10 @@ impl CliFailure {
                 None => format!("killed: {message}"),
             },
             CliFailure::TimedOut { after_ms } => {
-                format!("no answer within {:.1} s (stopped)", *after_ms as f64 / 1000.0)
+                format!(
+                    "no answer within {:.1} s (stopped)",
+                    *after_ms as f64 / 1000.0
+                )
             }
             CliFailure::Spawn { message } => message.clone(),
         }
@@ -64,7 +67,11 @@ impl CliFailure {
 
 /// First non-empty line of a message, trimmed, for one-line evidence.
 pub fn first_line(s: &str) -> String {
-    s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_string()
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+        .to_string()
 }
 
 fn snippet(bytes: &[u8]) -> String {
@@ -81,12 +88,21 @@ fn classify<T>(
     let out = match res {
         Ok(o) => o,
         Err(RunError::TimedOut { after, .. }) => {
-            return Err(CliFailure::TimedOut { after_ms: after.as_millis() as u64 });
+            return Err(CliFailure::TimedOut {
+                after_ms: after.as_millis() as u64,
+            });
         }
-        Err(e @ RunError::Spawn { .. }) => return Err(CliFailure::Spawn { message: e.to_string() }),
+        Err(e @ RunError::Spawn { .. }) => {
+            return Err(CliFailure::Spawn {
+                message: e.to_string(),
+            });
+        }
     };
     let all = out.all_text();
-    if all.to_ascii_lowercase().contains("failed to connect to local tailscale") {
+    if all
+        .to_ascii_lowercase()
+        .contains("failed to connect to local tailscale")
+    {
         let msg = [out.stderr_text(), out.stdout_text()]
             .into_iter()
             .map(|s| first_line(&s))
@@ -95,12 +111,21 @@ fn classify<T>(
         return Err(CliFailure::DaemonUnreachable { message: msg });
     }
     if all.contains(GUI_FAILED) {
-        return Err(CliFailure::GuiUnavailable { message: first_line(&out.stdout_text()) });
+        return Err(CliFailure::GuiUnavailable {
+            message: first_line(&out.stdout_text()),
+        });
     }
     if out.code != Some(0) {
         let msg = first_line(&out.stderr_text());
-        let msg = if msg.is_empty() { first_line(&out.stdout_text()) } else { msg };
-        return Err(CliFailure::Failed { code: out.code, message: msg });
+        let msg = if msg.is_empty() {
+            first_line(&out.stdout_text())
+        } else {
+            msg
+        };
+        return Err(CliFailure::Failed {
+            code: out.code,
+            message: msg,
+        });
     }
     parse(&out.stdout).map_err(|e| CliFailure::Unparseable {
         first_bytes: snippet(&out.stdout),
@@ -110,14 +135,21 @@ fn classify<T>(
 
 /// `tailscale status --json --peers=false`.
 pub async fn status(cli: &Path, timeout: Duration) -> Result<Status, CliFailure> {
-    classify(run(cli, &["status", "--json", "--peers=false"], None, timeout).await, Status::from_json)
+    classify(
+        run(cli, &["status", "--json", "--peers=false"], None, timeout).await,
+        Status::from_json,
+    )
 }
 
 /// `tailscale serve status --json`, with the raw text kept for backups.
-pub async fn serve_config(cli: &Path, timeout: Duration) -> Result<(ServeConfig, String), CliFailure> {
-    classify(run(cli, &["serve", "status", "--json"], None, timeout).await, |b| {
-        ServeConfig::from_json(b).map(|c| (c, String::from_utf8_lossy(b).into_owned()))
-    })
+pub async fn serve_config(
+    cli: &Path,
+    timeout: Duration,
+) -> Result<(ServeConfig, String), CliFailure> {
+    classify(
+        run(cli, &["serve", "status", "--json"], None, timeout).await,
+        |b| ServeConfig::from_json(b).map(|c| (c, String::from_utf8_lossy(b).into_owned())),
+    )
 }
 
 /// What `tailscale cert <name>` said (`--deep` only).
@@ -132,24 +164,42 @@ pub enum CertCommand {
 /// Runs `tailscale cert <name>` in a fresh 0700 temp dir that is removed afterwards, so the key
 /// it writes never lingers. Bounded: it can hang forever on a stuck ACME order.
 pub async fn cert(cli: &Path, name: &str, timeout: Duration) -> CertCommand {
-    let dir = match tempfile::Builder::new().prefix("serve-doctor-cert-").tempdir() {
+    let dir = match tempfile::Builder::new()
+        .prefix("serve-doctor-cert-")
+        .tempdir()
+    {
         Ok(d) => d,
-        Err(e) => return CertCommand::Failed { message: format!("cannot make a temp dir: {e}"), ms: 0 },
+        Err(e) => {
+            return CertCommand::Failed {
+                message: format!("cannot make a temp dir: {e}"),
+                ms: 0,
+            };
+        }
     };
     // tempfile creates the dir 0700 already; keep the cert files inside it.
     let res = run::run_in(cli, &["cert", name], None, timeout, Some(dir.path())).await;
     drop(dir);
     match res {
-        Ok(o) if o.code == Some(0) => {
-            CertCommand::Succeeded { message: first_line(&o.all_text()), ms: o.ms }
-        }
+        Ok(o) if o.code == Some(0) => CertCommand::Succeeded {
+            message: first_line(&o.all_text()),
+            ms: o.ms,
+        },
         Ok(o) => {
             let m = first_line(&o.stderr_text());
-            let message = if m.is_empty() { first_line(&o.stdout_text()) } else { m };
+            let message = if m.is_empty() {
+                first_line(&o.stdout_text())
+            } else {
+                m
+            };
             CertCommand::Failed { message, ms: o.ms }
         }
-        Err(RunError::TimedOut { after, .. }) => CertCommand::TimedOut { after_ms: after.as_millis() as u64 },
-        Err(e) => CertCommand::Failed { message: e.to_string(), ms: 0 },
+        Err(RunError::TimedOut { after, .. }) => CertCommand::TimedOut {
+            after_ms: after.as_millis() as u64,
+        },
+        Err(e) => CertCommand::Failed {
+            message: e.to_string(),
+            ms: 0,
+        },
     }
 }
 
@@ -158,7 +208,12 @@ mod tests {
     use super::*;
 
     fn out(code: i32, stdout: &str, stderr: &str) -> Result<Output, RunError> {
-        Ok(Output { code: Some(code), stdout: stdout.into(), stderr: stderr.into(), ms: 1 })
+        Ok(Output {
+            code: Some(code),
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            ms: 1,
+        })
     }
 
     #[test]
@@ -169,14 +224,23 @@ mod tests {
             "Failed to connect to local Tailscale daemon for /localapi/v0/serve-config; not running? Error: dial unix",
         ] {
             let r = classify(out(1, "", msg), Status::from_json);
-            assert_eq!(r, Err(CliFailure::DaemonUnreachable { message: msg.into() }));
+            assert_eq!(
+                r,
+                Err(CliFailure::DaemonUnreachable {
+                    message: msg.into()
+                })
+            );
         }
     }
 
     #[test]
     fn gui_wrapper_text_with_exit_zero_is_its_own_failure() {
         let r = classify(
-            out(0, "The Tailscale GUI failed to start: The operation couldn’t be completed. (Tailscale.CLIError error 3.)", ""),
+            out(
+                0,
+                "The Tailscale GUI failed to start: The operation couldn’t be completed. (Tailscale.CLIError error 3.)",
+                "",
+            ),
             Status::from_json,
         );
         assert!(matches!(r, Err(CliFailure::GuiUnavailable { .. })), "{r:?}");
@@ -185,7 +249,9 @@ mod tests {
     #[test]
     fn other_garbage_is_unparseable_with_first_bytes() {
         let r = classify(out(0, "Warning: something\n{", ""), Status::from_json);
-        let Err(CliFailure::Unparseable { first_bytes, .. }) = r else { panic!("{r:?}") };
+        let Err(CliFailure::Unparseable { first_bytes, .. }) = r else {
+            panic!("{r:?}")
+        };
         assert!(first_bytes.starts_with("Warning: something"));
     }
 }

@@ -44,7 +44,12 @@ pub enum RunError {
     Spawn { path: PathBuf, source: io::Error },
     /// Killed at the deadline; whatever it printed until then is kept (a consent URL, say).
     #[error("{path} did not finish within {} s and was stopped", after.as_secs_f32())]
-    TimedOut { path: PathBuf, after: Duration, stdout: Vec<u8>, stderr: Vec<u8> },
+    TimedOut {
+        path: PathBuf,
+        after: Duration,
+        stdout: Vec<u8>,
+        stderr: Vec<u8>,
+    },
 }
 
 /// Kills the process group unless disarmed: on timeout and when the future is dropped.
@@ -97,7 +102,11 @@ pub async fn run_in(
     let start = Instant::now();
     let mut cmd = Command::new(program);
     cmd.args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -105,11 +114,15 @@ pub async fn run_in(
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(|source| RunError::Spawn { path: program.to_path_buf(), source })?;
+    let mut child = cmd.spawn().map_err(|source| RunError::Spawn {
+        path: program.to_path_buf(),
+        source,
+    })?;
     let mut guard = GroupGuard {
-        pgid: child.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw),
+        pgid: child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .map(Pid::from_raw),
     };
 
     let out = tokio::spawn(read_all(child.stdout.take()));
@@ -145,23 +158,28 @@ pub async fn run_in(
     // The leader is gone; a grandchild could still hold the pipes open. Give the readers what
     // is left of the budget, then stop the group for good.
     let left = timeout.saturating_sub(start.elapsed());
-    let (stdout, stderr) =
-        match tokio::time::timeout(left, async { (out.await, err.await) }).await {
-            Ok((o, e)) => {
-                guard.pgid = None;
-                (o.unwrap_or_default(), e.unwrap_or_default())
-            }
-            Err(_) => {
-                guard.kill();
-                return Err(RunError::TimedOut {
-                    path: program.to_path_buf(),
-                    after: timeout,
-                    stdout: Vec::new(),
-                    stderr: Vec::new(),
-                });
-            }
-        };
-    Ok(Output { code, stdout, stderr, ms: start.elapsed().as_millis() as u64 })
+    let (stdout, stderr) = match tokio::time::timeout(left, async { (out.await, err.await) }).await
+    {
+        Ok((o, e)) => {
+            guard.pgid = None;
+            (o.unwrap_or_default(), e.unwrap_or_default())
+        }
+        Err(_) => {
+            guard.kill();
+            return Err(RunError::TimedOut {
+                path: program.to_path_buf(),
+                after: timeout,
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+            });
+        }
+    };
+    Ok(Output {
+        code,
+        stdout,
+        stderr,
+        ms: start.elapsed().as_millis() as u64,
+    })
 }
 
 #[cfg(test)]
@@ -174,9 +192,14 @@ mod tests {
 
     #[tokio::test]
     async fn captures_both_streams_and_exit_code() {
-        let o = run(sh(), &["-c", "echo out; echo err >&2; exit 3"], None, Duration::from_secs(5))
-            .await
-            .unwrap();
+        let o = run(
+            sh(),
+            &["-c", "echo out; echo err >&2; exit 3"],
+            None,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         assert_eq!(o.code, Some(3));
         assert_eq!(o.stdout_text(), "out\n");
         assert_eq!(o.stderr_text(), "err\n");
@@ -184,9 +207,14 @@ mod tests {
 
     #[tokio::test]
     async fn stdin_is_delivered() {
-        let o = run(Path::new("/bin/cat"), &[], Some(b"{\"a\":1}"), Duration::from_secs(5))
-            .await
-            .unwrap();
+        let o = run(
+            Path::new("/bin/cat"),
+            &[],
+            Some(b"{\"a\":1}"),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         assert_eq!(o.stdout, b"{\"a\":1}");
     }
 
@@ -194,11 +222,22 @@ mod tests {
     async fn timeout_kills_the_whole_group_and_keeps_partial_output() {
         let dir = tempfile::tempdir().unwrap();
         let pidfile = dir.path().join("grandchild");
-        let script = format!("echo visit https://x/f/serve; sleep 300 & echo $! > {}; wait", pidfile.display());
-        let e = run(sh(), &["-c", &script], None, Duration::from_millis(500)).await.unwrap_err();
-        let RunError::TimedOut { stdout, .. } = e else { panic!("{e:?}") };
+        let script = format!(
+            "echo visit https://x/f/serve; sleep 300 & echo $! > {}; wait",
+            pidfile.display()
+        );
+        let e = run(sh(), &["-c", &script], None, Duration::from_millis(500))
+            .await
+            .unwrap_err();
+        let RunError::TimedOut { stdout, .. } = e else {
+            panic!("{e:?}")
+        };
         assert!(String::from_utf8_lossy(&stdout).contains("https://x/f/serve"));
-        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         // SIGKILL is delivered before killpg returns; the orphaned sleep is reaped by init, so
         // poll briefly for it to disappear rather than assume instant reaping.
         let gone = (0..100).any(|_| {
@@ -212,9 +251,14 @@ mod tests {
 
     #[tokio::test]
     async fn missing_program_is_a_spawn_error() {
-        let e = run(Path::new("/nonexistent/tailscale"), &[], None, Duration::from_secs(1))
-            .await
-            .unwrap_err();
+        let e = run(
+            Path::new("/nonexistent/tailscale"),
+            &[],
+            None,
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, RunError::Spawn { .. }), "{e:?}");
     }
 }

@@ -101,8 +101,10 @@ impl ServeConfig {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(ServeConfig::default());
         }
-        Ok(Option::<ServeConfig>::deserialize(&mut serde_json::Deserializer::from_slice(bytes))?
-            .unwrap_or_default())
+        Ok(
+            Option::<ServeConfig>::deserialize(&mut serde_json::Deserializer::from_slice(bytes))?
+                .unwrap_or_default(),
+        )
     }
 
     /// True when there is nothing node-level at all (Services are not node-level serve).
@@ -125,7 +127,9 @@ impl ServeConfig {
 
     fn collect_mounts(&self, foreground: bool, out: &mut Vec<WebMount>) {
         for (hostport, web) in &self.web {
-            let Some((host, port)) = split_host_port(hostport) else { continue };
+            let Some((host, port)) = split_host_port(hostport) else {
+                continue;
+            };
             let tcp = self.tcp.get(&port.to_string());
             for (path, h) in &web.handlers {
                 out.push(WebMount {
@@ -182,7 +186,11 @@ pub fn proxy_target_addr(target: &str) -> Option<String> {
     if let Ok(port) = authority.parse::<u16>() {
         return Some(format!("127.0.0.1:{port}"));
     }
-    if authority.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_some() {
+    if authority
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .is_some()
+    {
         return Some(authority.to_string());
     }
     let default = if scheme.starts_with("https") { 443 } else { 80 };
@@ -226,8 +234,14 @@ mod tests {
         assert_eq!(proxy_target_port("localhost:3000/x"), Some(3000));
         assert_eq!(proxy_target_port("3000"), Some(3000));
         assert_eq!(proxy_target_addr("3000").as_deref(), Some("127.0.0.1:3000"));
-        assert_eq!(proxy_target_addr("https+insecure://localhost:8443").as_deref(), Some("localhost:8443"));
-        assert_eq!(proxy_target_addr("http://example.lan").as_deref(), Some("example.lan:80"));
+        assert_eq!(
+            proxy_target_addr("https+insecure://localhost:8443").as_deref(),
+            Some("localhost:8443")
+        );
+        assert_eq!(
+            proxy_target_addr("http://example.lan").as_deref(),
+            Some("example.lan:80")
+        );
         assert_eq!(proxy_target_addr("unix:/tmp/s.sock"), None);
     }
 }
