@@ -312,7 +312,8 @@ impl App {
             now: chrono::Local::now().fixed_offset(),
         });
         if self.rendered.model() != &model {
-            self.rendered.apply(model);
+            let created = self.rendered.apply(model);
+            log::debug!("menu updated ({created} items created)");
         }
     }
 

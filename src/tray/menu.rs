@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use chrono::Datelike;
 
 use crate::config::IconStyle;
-use crate::diagnosis::{CheckStatus, Diagnosis, Fix, FixId, Health};
+use crate::diagnosis::{Cause, CheckStatus, Diagnosis, Fix, FixId, Health};
 use crate::tray::history::Entry;
 use crate::tray::state::{View, Wall};
 
@@ -22,6 +22,9 @@ pub const WRITE_ACTIONS_ENABLED: bool = false;
 
 /// Menus wider than this are hard to read; evidence is cut with an ellipsis.
 const MAX_LABEL: usize = 90;
+
+/// Width of the wrapped cause sentence under the headline.
+const SUMMARY_WIDTH: usize = 60;
 
 /// Poll interval choices offered in Settings (seconds).
 pub const INTERVAL_CHOICES: [u64; 5] = [10, 30, 60, 300, 900];
@@ -241,6 +244,14 @@ pub fn build(input: Input<'_>) -> Model {
 
     // 1. Headline and "since".
     items.push(Node::info("status.headline", headline(view)));
+    if view.health.is_some_and(|h| h != Health::Green) {
+        for (i, line) in wrap(&view.summary, SUMMARY_WIDTH, 3)
+            .into_iter()
+            .enumerate()
+        {
+            items.push(Node::info(format!("status.summary.{i}"), line));
+        }
+    }
     if let Some(since) = view.since {
         items.push(Node::info(
             "status.since",
@@ -329,7 +340,11 @@ pub fn build(input: Input<'_>) -> Model {
             };
             Node::info(
                 format!("history.{i}"),
-                format!("{}  {sym} {}", when(e.at, now), e.summary),
+                format!(
+                    "{}  {sym} {}",
+                    when(e.at, now),
+                    e.cause().map(short_cause).unwrap_or(e.summary.as_str())
+                ),
             )
         })
         .collect();
@@ -357,22 +372,71 @@ pub fn build(input: Input<'_>) -> Model {
     Model { items }
 }
 
-/// "Serve healthy — https://…" or the cause sentence.
+/// "Serve healthy — https://…" or the cause in one short sentence.
 fn headline(view: &View) -> String {
-    match &view.diagnosis {
-        None => "Checking…".to_string(),
-        Some(_) if view.health.is_none() => "Checking…".to_string(),
-        Some(d) => {
-            // While a visible run updates the lines, the headline keeps the confirmed state.
-            match (view.health, &d.url) {
-                (Some(Health::Green), Some(url)) => {
-                    format!("Serve healthy — {}", url.trim_end_matches('/'))
-                }
-                (Some(Health::Green), None) => "Serve healthy".to_string(),
-                _ => clip(&d.summary),
-            }
+    match (view.health, view.cause) {
+        (Some(Health::Green), _) => match &view.url {
+            Some(url) => format!("Serve healthy — {}", url.trim_end_matches('/')),
+            None => "Serve healthy".to_string(),
+        },
+        (Some(_), Some(cause)) => short_cause(cause).to_string(),
+        _ => "Checking…".to_string(),
+    }
+}
+
+/// The cause as a menu headline: short enough to read at a glance (the engine's full sentence
+/// follows on the lines below it).
+pub fn short_cause(cause: Cause) -> &'static str {
+    match cause {
+        Cause::TailscaleNotFound => "Tailscale CLI not found",
+        Cause::DaemonUnreachable => "Tailscale daemon not answering",
+        Cause::StatusUnparseable => "Tailscale status unreadable",
+        Cause::Stopped => "Tailscale is stopped",
+        Cause::NeedsLogin => "Tailscale needs you to log in",
+        Cause::NeedsApproval => "This machine awaits approval",
+        Cause::MagicdnsDisabled => "MagicDNS is off for the tailnet",
+        Cause::HttpsDisabled => "HTTPS certificates are off for the tailnet",
+        Cause::ServeNotConfigured => "Serve is not configured",
+        Cause::ServeNameMismatch => "Serve config is keyed to an old name",
+        Cause::ServePlainHttp => "Serve uses plain HTTP, not HTTPS",
+        Cause::ListenerUnreachable => "Nothing answers on the HTTPS port",
+        Cause::CertPending => "Waiting for the first certificate",
+        Cause::CertIssuanceFailing => "Certificate issuance is failing",
+        Cause::CertInvalid => "The certificate is not valid",
+        Cause::BackendDown => "Your app behind serve is down",
+        Cause::BackendNotResponding => "Your app behind serve does not respond",
+        Cause::CertExpiring => "The certificate expires soon",
+        Cause::ControlUnreachable => "Control server unreachable",
+        Cause::Healthy => "Serve healthy",
+    }
+}
+
+/// Word-wraps `s` to lines of at most `width` characters, at most `max` lines (the last one cut
+/// with an ellipsis): a menu item cannot wrap by itself.
+pub fn wrap(s: &str, width: usize, max: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for word in s.split_whitespace() {
+        let len = cur.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    if lines.len() > max {
+        lines.truncate(max);
+        if let Some(last) = lines.last_mut() {
+            let keep: String = last.chars().take(width.saturating_sub(1)).collect();
+            *last = format!("{}…", keep.trim_end());
         }
     }
+    lines.into_iter().map(|l| clip(&l)).collect()
 }
 
 /// "14:02" today, "Mon 14:02" this week, "12 May 14:02" before.
@@ -625,13 +689,16 @@ fn clip(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnosis::{Cause, CheckId};
+    use crate::diagnosis::CheckId;
     use crate::tray::history::Entry;
     use crate::tray::state::tests::{diag, wall};
 
     fn view(d: Diagnosis) -> View {
         View {
             health: Some(d.health),
+            cause: Some(d.cause),
+            summary: d.summary.clone(),
+            url: d.url.clone(),
             since: Some(wall(14, 2, 0)),
             diagnosis: Some(d),
             ..View::default()
@@ -644,7 +711,9 @@ mod tests {
 
     fn https_off() -> Diagnosis {
         let mut d = diag(Cause::HttpsDisabled);
-        d.summary = "HTTPS certificates are off for this tailnet.".into();
+        d.summary = "HTTPS certificates are off for this tailnet, so serve cannot get a \
+                     certificate; enable them in the admin console."
+            .into();
         d.fixes = vec![
             Fix {
                 id: FixId::OpenAdminDns,
@@ -713,8 +782,13 @@ mod tests {
         let s = SettingsView::default();
         let m = build(input(&v, &[], &s));
         let l = labels(&m);
-        assert_eq!(l[0], "HTTPS certificates are off for this tailnet.");
-        assert_eq!(l[1], "since 14:02");
+        assert_eq!(l[0], "HTTPS certificates are off for the tailnet");
+        assert_eq!(
+            l[1],
+            "HTTPS certificates are off for this tailnet, so serve cannot"
+        );
+        assert_eq!(l[2], "get a certificate; enable them in the admin console.");
+        assert_eq!(l[3], "since 14:02");
         assert!(l.contains(&"✗ HTTPS certificates on: CertDomains: laptop.tail1234.ts.net"));
         let admin = l
             .iter()
@@ -825,8 +899,8 @@ mod tests {
         assert_eq!(
             l,
             vec![
-                "14:02  ✓ summary of healthy",
-                "Sat 09:15  ✗ HTTPS certificates are off for this tailnet."
+                "14:02  ✓ Serve healthy",
+                "Sat 09:15  ✗ HTTPS certificates are off for the tailnet"
             ]
         );
     }
@@ -979,6 +1053,20 @@ mod tests {
         let l = m.find("check.daemon").and_then(Node::label).unwrap();
         assert_eq!(l.chars().count(), MAX_LABEL);
         assert!(l.ends_with('…') && !l.contains('\n'));
+    }
+
+    #[test]
+    fn the_cause_sentence_wraps_under_the_headline() {
+        assert_eq!(wrap("a bb ccc", 4, 3), vec!["a bb", "ccc"]);
+        assert_eq!(wrap("one two three four", 8, 2), vec!["one two", "three…"]);
+        assert!(wrap("", 10, 3).is_empty());
+        let v = view(diag(Cause::Healthy));
+        let s = SettingsView::default();
+        let m = build(input(&v, &[], &s));
+        assert!(
+            m.find("status.summary.0").is_none(),
+            "healthy needs no explanation"
+        );
     }
 
     #[test]

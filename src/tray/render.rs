@@ -1,8 +1,8 @@
 //! Turns the menu model into muda items, the only place that does.
 //!
-//! When the new model has the same shape as the shown one (same kinds and ids in the same order),
-//! the existing items are updated in place: a poll that only changes a line's text then does not
-//! rebuild a menu the user may have open. Otherwise the items are replaced. Main thread only
+//! Updates are incremental: items at both ends of a list that still have the same kind and id are
+//! changed in place and only the middle is replaced, so a poll that changes a line or a status
+//! line that appears does not rebuild a menu the user may have open. Main thread only
 //! (muda items are `!Send`).
 
 use tray_icon::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
@@ -39,6 +39,35 @@ pub struct Rendered {
     shown: Model,
 }
 
+/// A menu or a submenu: both take items at a position.
+#[derive(Clone, Copy)]
+enum Container<'a> {
+    Menu(&'a Menu),
+    Sub(&'a Submenu),
+}
+
+impl Container<'_> {
+    fn insert(self, item: &dyn IsMenuItem, pos: usize) {
+        let r = match self {
+            Container::Menu(m) => m.insert(item, pos),
+            Container::Sub(s) => s.insert(item, pos),
+        };
+        if let Err(e) = r {
+            log::warn!("menu: cannot add an item: {e}");
+        }
+    }
+
+    fn remove(self, item: &dyn IsMenuItem) {
+        let r = match self {
+            Container::Menu(m) => m.remove(item),
+            Container::Sub(s) => s.remove(item),
+        };
+        if let Err(e) = r {
+            log::warn!("menu: cannot remove an item: {e}");
+        }
+    }
+}
+
 impl Rendered {
     pub fn new() -> Rendered {
         Rendered {
@@ -58,27 +87,16 @@ impl Rendered {
         &self.shown
     }
 
-    /// Shows `model`. Returns whether the menu had to be rebuilt.
-    pub fn apply(&mut self, model: Model) -> bool {
-        let rebuilt = if same_shape(&self.shown.items, &model.items) {
-            update(&self.shown.items, &model.items, &self.built);
-            false
-        } else {
-            for b in &self.built {
-                if let Err(e) = self.menu.remove(b.as_item()) {
-                    log::warn!("menu: cannot remove an item: {e}");
-                }
-            }
-            self.built = model.items.iter().map(build).collect();
-            for b in &self.built {
-                if let Err(e) = self.menu.append(b.as_item()) {
-                    log::warn!("menu: cannot add an item: {e}");
-                }
-            }
-            true
-        };
+    /// Shows `model`, touching as few items as it can. Returns how many items were created.
+    pub fn apply(&mut self, model: Model) -> usize {
+        let created = sync(
+            Container::Menu(&self.menu),
+            &self.shown.items,
+            &model.items,
+            &mut self.built,
+        );
         self.shown = model;
-        rebuilt
+        created
     }
 }
 
@@ -88,22 +106,61 @@ impl Default for Rendered {
     }
 }
 
-fn same_shape(a: &[Node], b: &[Node]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| match (x, y) {
-            (Node::Item { id: i, .. }, Node::Item { id: j, .. }) => i == j,
-            (Node::Check { id: i, .. }, Node::Check { id: j, .. }) => i == j,
-            (
-                Node::Sub {
-                    id: i, children: c, ..
-                },
-                Node::Sub {
-                    id: j, children: d, ..
-                },
-            ) => i == j && same_shape(c, d),
-            (Node::Separator, Node::Separator) => true,
-            _ => false,
-        })
+/// Whether an existing item can show `b` in place of `a`: same kind and id (labels, enabled and
+/// check state can be changed; a submenu's children are synced on their own).
+fn same_item(a: &Node, b: &Node) -> bool {
+    match (a, b) {
+        (Node::Item { id: i, .. }, Node::Item { id: j, .. })
+        | (Node::Check { id: i, .. }, Node::Check { id: j, .. })
+        | (Node::Sub { id: i, .. }, Node::Sub { id: j, .. }) => i == j,
+        (Node::Separator, Node::Separator) => true,
+        _ => false,
+    }
+}
+
+/// The common prefix and suffix (by [`same_item`]) of two lists, not overlapping.
+fn common_ends(old: &[Node], new: &[Node]) -> (usize, usize) {
+    let prefix = old
+        .iter()
+        .zip(new)
+        .take_while(|(a, b)| same_item(a, b))
+        .count();
+    let max_suffix = old.len().min(new.len()) - prefix;
+    let suffix = old
+        .iter()
+        .rev()
+        .zip(new.iter().rev())
+        .take(max_suffix)
+        .take_while(|(a, b)| same_item(a, b))
+        .count();
+    (prefix, suffix)
+}
+
+/// Makes `built` (showing `old` in `container`) show `new`: items at both ends that can be
+/// reused are updated in place, the middle is replaced. A status line appearing or a poll that
+/// changes some text then touches one or two items, not the whole (possibly open) menu.
+fn sync(container: Container<'_>, old: &[Node], new: &[Node], built: &mut Vec<Built>) -> usize {
+    let (prefix, suffix) = common_ends(old, new);
+    let mut created = 0;
+    for i in (0..prefix).chain(old.len() - suffix..old.len()) {
+        let j = if i < prefix {
+            i
+        } else {
+            i + new.len() - old.len()
+        };
+        created += update(&old[i], &new[j], &mut built[i]);
+    }
+    let middle_old = prefix..old.len() - suffix;
+    for b in &built[middle_old.clone()] {
+        container.remove(b.as_item());
+    }
+    let fresh: Vec<Built> = new[prefix..new.len() - suffix].iter().map(build).collect();
+    created += fresh.len();
+    for (k, b) in fresh.iter().enumerate() {
+        container.insert(b.as_item(), prefix + k);
+    }
+    built.splice(middle_old, fresh);
+    created
 }
 
 fn build(n: &Node) -> Built {
@@ -137,10 +194,8 @@ fn build(n: &Node) -> Built {
         } => {
             let sub = Submenu::with_id(id.as_str(), muda_text(label), *enabled);
             let kids: Vec<Built> = children.iter().map(build).collect();
-            for k in &kids {
-                if let Err(e) = sub.append(k.as_item()) {
-                    log::warn!("menu: cannot add an item: {e}");
-                }
+            for (k, b) in kids.iter().enumerate() {
+                Container::Sub(&sub).insert(b.as_item(), k);
             }
             Built::Sub(sub, kids)
         }
@@ -148,80 +203,80 @@ fn build(n: &Node) -> Built {
     }
 }
 
-/// Same shape: change only what differs. Check marks are compared with the live item, because
-/// GTK and AppKit toggle them on click before we hear about it.
-fn update(old: &[Node], new: &[Node], built: &[Built]) {
-    for ((o, n), b) in old.iter().zip(new).zip(built) {
-        match (o, n, b) {
-            (
-                Node::Item {
-                    label: ol,
-                    enabled: oe,
-                    ..
-                },
-                Node::Item {
-                    label: nl,
-                    enabled: ne,
-                    ..
-                },
-                Built::Item(i),
-            ) => {
-                if ol != nl {
-                    i.set_text(muda_text(nl));
-                }
-                if oe != ne {
-                    i.set_enabled(*ne);
-                }
+/// Changes only what differs. Check marks are compared with the live item, because GTK and
+/// AppKit toggle them on click before we hear about it.
+fn update(old: &Node, new: &Node, built: &mut Built) -> usize {
+    match (old, new, built) {
+        (
+            Node::Item {
+                label: ol,
+                enabled: oe,
+                ..
+            },
+            Node::Item {
+                label: nl,
+                enabled: ne,
+                ..
+            },
+            Built::Item(i),
+        ) => {
+            if ol != nl {
+                i.set_text(muda_text(nl));
             }
-            (
-                Node::Check {
-                    label: ol,
-                    enabled: oe,
-                    ..
-                },
-                Node::Check {
-                    label: nl,
-                    enabled: ne,
-                    checked: nc,
-                    ..
-                },
-                Built::Check(i),
-            ) => {
-                if ol != nl {
-                    i.set_text(muda_text(nl));
-                }
-                if oe != ne {
-                    i.set_enabled(*ne);
-                }
-                if i.is_checked() != *nc {
-                    i.set_checked(*nc);
-                }
+            if oe != ne {
+                i.set_enabled(*ne);
             }
-            (
-                Node::Sub {
-                    label: ol,
-                    enabled: oe,
-                    children: oc,
-                    ..
-                },
-                Node::Sub {
-                    label: nl,
-                    enabled: ne,
-                    children: nc,
-                    ..
-                },
-                Built::Sub(s, kids),
-            ) => {
-                if ol != nl {
-                    s.set_text(muda_text(nl));
-                }
-                if oe != ne {
-                    s.set_enabled(*ne);
-                }
-                update(oc, nc, kids);
-            }
-            _ => {}
+            0
         }
+        (
+            Node::Check {
+                label: ol,
+                enabled: oe,
+                ..
+            },
+            Node::Check {
+                label: nl,
+                enabled: ne,
+                checked: nc,
+                ..
+            },
+            Built::Check(i),
+        ) => {
+            if ol != nl {
+                i.set_text(muda_text(nl));
+            }
+            if oe != ne {
+                i.set_enabled(*ne);
+            }
+            if i.is_checked() != *nc {
+                i.set_checked(*nc);
+            }
+            0
+        }
+        (
+            Node::Sub {
+                label: ol,
+                enabled: oe,
+                children: oc,
+                ..
+            },
+            Node::Sub {
+                label: nl,
+                enabled: ne,
+                children: nc,
+                ..
+            },
+            Built::Sub(s, kids),
+        ) => {
+            if ol != nl {
+                s.set_text(muda_text(nl));
+            }
+            if oe != ne {
+                s.set_enabled(*ne);
+            }
+            sync(Container::Sub(s), oc, nc, kids)
+        }
+        _ => 0,
     }
 }
 
@@ -235,23 +290,33 @@ mod tests {
         assert_eq!(muda_text("plain_text"), "plain_text");
     }
 
-    #[test]
-    fn shape_compares_kinds_and_ids_not_labels() {
-        let a = vec![
-            Node::Item {
-                id: "x".into(),
-                label: "one".into(),
-                enabled: true,
-                action: None,
-            },
-            Node::Separator,
-        ];
-        let mut b = a.clone();
-        if let Node::Item { label, .. } = &mut b[0] {
-            *label = "two".into();
+    fn item(id: &str) -> Node {
+        Node::Item {
+            id: id.into(),
+            label: id.into(),
+            enabled: true,
+            action: None,
         }
-        assert!(same_shape(&a, &b));
-        b.push(Node::Separator);
-        assert!(!same_shape(&a, &b));
+    }
+
+    #[test]
+    fn only_the_changed_middle_is_replaced() {
+        let old = vec![item("a"), item("b"), Node::Separator, item("z")];
+        // A status line appears after "a": one new item, the rest reused.
+        let new = vec![
+            item("a"),
+            item("msg"),
+            item("b"),
+            Node::Separator,
+            item("z"),
+        ];
+        assert_eq!(common_ends(&old, &new), (1, 3));
+        // Same ids, new labels: everything reused.
+        assert_eq!(common_ends(&old, &old.clone()), (4, 0));
+        // Nothing in common.
+        assert_eq!(common_ends(&[item("x")], &[item("y")]), (0, 0));
+        // Shrinking never double-counts an item as both prefix and suffix.
+        let (p, s) = common_ends(&[item("a"), item("a")], &[item("a")]);
+        assert_eq!(p + s, 1);
     }
 }

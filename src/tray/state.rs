@@ -98,6 +98,11 @@ struct Watch {
 pub struct View {
     /// The confirmed health; `None` before the first result.
     pub health: Option<Health>,
+    /// The confirmed cause, its sentence and the served URL: the headline keeps showing them
+    /// while a visible run's provisional lines update below.
+    pub cause: Option<Cause>,
+    pub summary: String,
+    pub url: Option<String>,
     /// A run the user is waiting for is in progress.
     pub checking: bool,
     /// What the check lines show: the provisional diagnosis of a visible run, else the confirmed
@@ -300,6 +305,13 @@ impl Machine {
         let visible = self.running_visible();
         View {
             health: self.shown.as_ref().map(|s| s.diagnosis.health),
+            cause: self.shown.as_ref().map(|s| s.diagnosis.cause),
+            summary: self
+                .shown
+                .as_ref()
+                .map(|s| s.diagnosis.summary.clone())
+                .unwrap_or_default(),
+            url: self.shown.as_ref().and_then(|s| s.diagnosis.url.clone()),
             checking: visible,
             diagnosis: match (&self.progress, &self.shown) {
                 (Some(p), _) if visible => Some(p.clone()),

@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# End-to-end test of the menu-bar app under Xvfb, the way a user sees it:
+#
+#   the real binary + the fake `tailscale` (tests/fake-tailscale) in the HTTPS-off scenario
+#   → the tray icon's pixels are red;
+#   open the menu with xdotool, pick "Copy SSH tunnel command" → xclip reads the exact command;
+#   rewrite the scenario to healthy (TLS + backend from `examples/tls_peer`)
+#   → the icon turns green within the interval;
+#   SIGTERM → the app leaves cleanly; no display → one line and a non-zero exit.
+#
+# Tray host: trayer with the XEmbed fallback (tray-notes.md §5a). DBUS_SESSION_BUS_ADDRESS is
+# unset so libayatana-appindicator falls back to a GtkStatusIcon that trayer embeds; no D-Bus.
+#
+# Screenshots go to target/e2e/ (UPDATE_DOCS=1 also copies the best to docs/).
+# Needs: xvfb trayer xdotool x11-utils imagemagick xclip python3 libayatana-appindicator3-1.
+# Env: SERVE_DOCTOR_BIN, TLS_PEER_BIN (defaults: target/debug/…), SKIP_BUILD=1, KEEP=1 (keep the
+# work dir), E2E_DEADLINE (seconds per wait, default 20).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${SERVE_DOCTOR_BIN:-$ROOT/target/debug/serve-doctor}
+PEER=${TLS_PEER_BIN:-$ROOT/target/debug/examples/tls_peer}
+OUT=${E2E_OUT:-$ROOT/target/e2e}
+DEADLINE=${E2E_DEADLINE:-20}
+INTERVAL=1
+NAME=box.tail1234.ts.net
+CONVERT=/usr/bin/convert # a stand-in can shadow `convert` in PATH (tray-notes §2)
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok   - $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
+note() { echo "#      $*"; }
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit $?
+}
+
+for tool in Xvfb trayer xdotool xwininfo xdpyinfo import xclip python3; do
+    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install xvfb trayer xdotool x11-utils imagemagick xclip python3"; exit 2; }
+done
+[ -x "$CONVERT" ] || { echo "missing $CONVERT (imagemagick)"; exit 2; }
+
+if [ -z "${SKIP_BUILD:-}" ]; then
+    (cd "$ROOT" && cargo build -q --bin serve-doctor --example tls_peer) || { echo "build failed"; exit 2; }
+fi
+
+WORK=$(mktemp -d /tmp/serve-doctor-e2e.XXXXXX)
+mkdir -p "$OUT"
+rm -f "$OUT"/*.png
+PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    sleep 0.3
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    if [ -n "${KEEP:-}" ]; then echo "# work dir kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+elapsed_ms() { python3 -c "import sys; print(int((float(sys.argv[2]) - float(sys.argv[1])) * 1000))" "$1" "$(now)"; }
+
+# wait_for SECONDS CMD...: polls every 50 ms until CMD succeeds; returns 1 on timeout.
+wait_for() {
+    local limit=$1
+    shift
+    local end
+    end=$(python3 -c "import time,sys; print(time.time() + float(sys.argv[1]))" "$limit")
+    while :; do
+        "$@" && return 0
+        python3 -c "import time,sys; sys.exit(0 if time.time() < float(sys.argv[1]) else 1)" "$end" || return 1
+        sleep 0.05
+    done
+}
+
+# --- an isolated user: config, data, logs, runtime dir -------------------------------------------
+export HOME=$WORK/home
+export XDG_CONFIG_HOME=$HOME/.config XDG_DATA_HOME=$HOME/.local/share XDG_STATE_HOME=$HOME/.local/state
+export XDG_CACHE_HOME=$HOME/.cache XDG_RUNTIME_DIR=$WORK/run
+mkdir -p "$XDG_CONFIG_HOME/serve-doctor" "$XDG_RUNTIME_DIR"
+chmod 700 "$XDG_RUNTIME_DIR"
+# A fixed SSH user, so the copied tunnel command is known exactly.
+printf '{"ssh_user": "alice", "future_key": "kept"}\n' >"$XDG_CONFIG_HOME/serve-doctor/config.json"
+unset DBUS_SESSION_BUS_ADDRESS WAYLAND_DISPLAY
+export NO_AT_BRIDGE=1
+
+# --- the scenario: fake CLI, HTTPS off ------------------------------------------------------------
+SCN=$WORK/scenario
+mkdir -p "$SCN"
+ln -s "$ROOT/tests/fake-tailscale/tailscale" "$SCN/tailscale"
+cp "$ROOT/tests/fixtures/status-https-off.json" "$SCN/status.json"
+cp "$ROOT/tests/fixtures/serve-healthy.json" "$SCN/serve.json"
+
+# The healthy endpoint for later: TLS for $NAME signed by a CA we trust via --ca-file, a backend.
+"$PEER" "$NAME" "$WORK/ca.pem" >"$WORK/peer.out" 2>&1 &
+PIDS+=($!)
+wait_for 10 grep -q backend= "$WORK/peer.out" || { fail "tls_peer did not start: $(cat "$WORK/peer.out")"; finish; }
+TLS_ADDR=$(sed -n 's/.*tls=\([^ ]*\).*/\1/p' "$WORK/peer.out")
+BACKEND_PORT=$(sed -n 's/.*backend=[^:]*:\([0-9]*\).*/\1/p' "$WORK/peer.out")
+
+# --- X server and tray host -----------------------------------------------------------------------
+for n in $(seq 91 140); do
+    if [ ! -e "/tmp/.X$n-lock" ] && [ ! -e "/tmp/.X11-unix/X$n" ]; then DISP=$n; break; fi
+done
+export DISPLAY=:$DISP
+Xvfb "$DISPLAY" -screen 0 1024x720x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 &
+PIDS+=($!)
+wait_for 10 xdpyinfo >/dev/null 2>&1 || { fail "Xvfb did not start"; finish; }
+trayer --edge top --align right --widthtype percent --width 100 --height 32 --SetDockType true \
+    --tint 0xdcdad5 --transparent false >"$WORK/trayer.log" 2>&1 &
+PIDS+=($!)
+wait_for 10 sh -c 'xwininfo -root -tree | grep -q "\"panel\""' || note "trayer window not named as expected; continuing"
+
+# --- helpers on the icon --------------------------------------------------------------------------
+# icon_geometry: "W H X Y" of the embedded icon window (absolute position), or nothing.
+icon_geometry() {
+    xwininfo -root -tree 2>/dev/null | python3 -c '
+import re, sys
+for line in sys.stdin:
+    if "tray-icon tray app" in line:
+        m = re.search(r"(\d+)x(\d+)\+-?\d+\+-?\d+\s+\+(-?\d+)\+(-?\d+)", line)
+        # Before trayer embeds it the window is 1x1 at 0,0: wait for the real one.
+        if m and int(m.group(1)) >= 8 and int(m.group(2)) >= 8:
+            print(*m.groups())
+            break
+'
+}
+# look_of FILE W H X Y: which palette colour dominates the icon's pixels (see src/tray/icons.rs).
+look_of() {
+    "$CONVERT" "$1" -crop "${2}x${3}+${4}+${5}" +repage txt:- 2>/dev/null | python3 -c '
+import re, sys
+palette = {"green": (0x1f, 0x88, 0x3d), "yellow": (0xe3, 0xa0, 0x08), "red": (0xcf, 0x22, 0x2e),
+           "gray": (0x6e, 0x77, 0x81), "checking": (0x09, 0x69, 0xda)}
+counts = dict.fromkeys(palette, 0)
+for line in sys.stdin:
+    m = re.search(r"\((\d+),(\d+),(\d+)", line)
+    if not m:
+        continue
+    px = tuple(int(v) for v in m.groups())
+    for name, c in palette.items():
+        if all(abs(a - b) <= 30 for a, b in zip(px, c)):
+            counts[name] += 1
+best = max(counts, key=counts.get)
+print(best if counts[best] >= 20 else "none", counts[best])
+'
+}
+shot() { import -window root "$1" 2>/dev/null; }
+# icon_is LOOK: screenshot now and compare; leaves the last result in $LAST_LOOK.
+icon_is() {
+    shot "$WORK/now.png" || return 1
+    read -r LAST_LOOK _ < <(look_of "$WORK/now.png" $GEOM)
+    [ "$LAST_LOOK" = "$1" ]
+}
+# pixel_at FILE X Y: one pixel, as ImageMagick names it (for the log).
+pixel_at() { "$CONVERT" "$1" -format "%[pixel:p{$2,$3}]" info: 2>/dev/null; }
+
+# --- 1. start: the icon appears, red ---------------------------------------------------------------
+APP_ARGS=(--tailscale "$SCN/tailscale" --interval "$INTERVAL" --connect "$TLS_ADDR" --ca-file "$WORK/ca.pem" --timeout 3 --verbose)
+t0=$(now)
+"$BIN" "${APP_ARGS[@]}" >"$WORK/app.log" 2>&1 &
+APP=$!
+PIDS+=($APP)
+# Poll the shell function directly (wait_for takes commands): every 20 ms, to time the start.
+GEOM=
+end=$(( $(date +%s) + DEADLINE ))
+while [ -z "$GEOM" ] && [ "$(date +%s)" -lt "$end" ] && kill -0 "$APP" 2>/dev/null; do
+    GEOM=$(icon_geometry)
+    [ -n "$GEOM" ] || sleep 0.02
+done
+if [ -z "$GEOM" ]; then
+    fail "tray icon did not appear within ${DEADLINE}s"
+    sed 's/^/#      app: /' "$WORK/app.log" | tail -20
+    finish
+fi
+pass "tray icon appeared after $(elapsed_ms "$t0") ms (window ${GEOM// /,})"
+read -r IW IH IX IY <<<"$GEOM"
+CX=$((IX + IW / 2))
+CY=$((IY + IH / 2))
+
+poll_look() { # poll_look LOOK SECONDS
+    local end=$(( $(date +%s) + $2 ))
+    LAST_LOOK=
+    while [ "$(date +%s)" -lt "$end" ]; do
+        icon_is "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+if poll_look red "$DEADLINE"; then
+    cp "$WORK/now.png" "$OUT/01-red.png"
+    pass "icon is red for the HTTPS-off scenario (ring pixel $(pixel_at "$OUT/01-red.png" "$CX" $((IY + IH / 5))))"
+else
+    cp "$WORK/now.png" "$OUT/01-not-red.png"
+    fail "icon never turned red (last look: ${LAST_LOOK:-?})"
+fi
+"$CONVERT" "$OUT/01-red.png" -crop "${IW}x${IH}+${IX}+${IY}" +repage -scale 400% "$OUT/01-red-icon.png" 2>/dev/null
+
+# --- 2. the menu: Copy SSH tunnel command -> clipboard ---------------------------------------------
+# Let a poll pass first: a menu opened while its text changes width gets clipped (tray-notes §5a).
+sleep 1.2
+# menu_open: a popup window taller than 100 px exists (the GTK menu is an override-redirect
+# child of the root).
+menu_open() {
+    xwininfo -root -children 2>/dev/null | python3 -c '
+import re, sys
+for line in sys.stdin:
+    m = re.search(r"\s(\d+)x(\d+)\+(-?\d+)\+(-?\d+)\s", line)
+    if m and int(m.group(2)) > 100 and int(m.group(1)) < 1000:
+        print(*m.groups()); break
+' | grep -q .
+}
+open_menu() {
+    xdotool mousemove "$CX" "$CY" click 1
+    wait_for 5 menu_open
+}
+EXPECTED="ssh -N -L 18080:127.0.0.1:18080 alice@$NAME"
+if open_menu; then
+    sleep 0.3
+    shot "$OUT/02-menu-red.png"
+    pass "menu opens on click"
+    # Keyboard navigation skips the disabled lines: Diagnose now, Open admin console, Copy SSH
+    # tunnel command (Recreate serve is disabled "(coming soon)").
+    xdotool key Down Down Down
+    sleep 0.3
+    shot "$OUT/03-menu-red-hover.png"
+    xdotool key Return
+    got=
+    end=$(( $(date +%s) + 5 ))
+    while [ "$(date +%s)" -lt "$end" ]; do
+        got=$(xclip -o -selection clipboard 2>/dev/null || true)
+        [ "$got" = "$EXPECTED" ] && break
+        sleep 0.1
+    done
+    if [ "$got" = "$EXPECTED" ]; then
+        pass "Copy SSH tunnel command put the exact command on the clipboard: $got"
+    else
+        fail "clipboard has '${got}', expected '$EXPECTED'"
+    fi
+else
+    fail "menu did not open"
+fi
+xdotool key Escape 2>/dev/null
+
+# --- 3. fixed: healthy scenario -> green within the interval ---------------------------------------
+sed "s/18080/$BACKEND_PORT/" "$ROOT/tests/fixtures/serve-healthy.json" >"$SCN/serve.json.tmp" && mv "$SCN/serve.json.tmp" "$SCN/serve.json"
+cp "$ROOT/tests/fixtures/status-healthy.json" "$SCN/status.json.tmp" && mv "$SCN/status.json.tmp" "$SCN/status.json"
+t1=$(now)
+# The next poll is at most INTERVAL away and one run takes a few hundred ms with the Python fake.
+if poll_look green $((INTERVAL + 4)); then
+    ms=$(elapsed_ms "$t1")
+    cp "$WORK/now.png" "$OUT/04-green.png"
+    # The app's own log says when the state changed, without the screenshot loop's latency.
+    logged=$(python3 - "$t1" "$WORK/app.log" <<'PY'
+import datetime, sys
+t1 = float(sys.argv[1])
+for line in open(sys.argv[2], errors="replace"):
+    if "state: green" in line:
+        t = datetime.datetime.fromisoformat(line.split()[0]).timestamp()
+        print(int((t - t1) * 1000)); break
+PY
+)
+    pass "icon turned green ${ms} ms after the scenario became healthy (app logged it after ${logged:-?} ms; interval ${INTERVAL}s)"
+else
+    cp "$WORK/now.png" "$OUT/04-not-green.png"
+    fail "icon did not turn green within $((INTERVAL + 4))s (last look: ${LAST_LOOK:-?})"
+fi
+"$CONVERT" "$OUT/04-green.png" -crop "${IW}x${IH}+${IX}+${IY}" +repage -scale 400% "$OUT/04-green-icon.png" 2>/dev/null
+sleep 1.2
+if open_menu; then
+    sleep 0.3
+    shot "$OUT/05-menu-green.png"
+    xdotool key Escape
+fi
+
+# --- 4. history and config survive; SIGTERM leaves cleanly -----------------------------------------
+HIST=$XDG_DATA_HOME/serve-doctor/history.json
+if python3 -c 'import json,sys; c=[e["cause"] for e in json.load(open(sys.argv[1]))]; sys.exit(0 if c[-2:]==["https_disabled","healthy"] else 1)' "$HIST" 2>/dev/null; then
+    pass "history recorded https_disabled then healthy"
+else
+    fail "history: $(cat "$HIST" 2>/dev/null)"
+fi
+if grep -q '"future_key": "kept"' "$XDG_CONFIG_HOME/serve-doctor/config.json"; then
+    pass "config file left with its unknown key"
+else
+    fail "config file changed: $(cat "$XDG_CONFIG_HOME/serve-doctor/config.json")"
+fi
+kill -TERM "$APP"
+end=$(( $(date +%s) + 5 ))
+while kill -0 "$APP" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 0.05; done
+if kill -0 "$APP" 2>/dev/null; then
+    fail "app still running 5 s after SIGTERM"
+else
+    leftovers=$(find "$XDG_RUNTIME_DIR" -name 'tray-icon-*.png' 2>/dev/null | wc -l)
+    if [ "$leftovers" -eq 0 ]; then
+        pass "SIGTERM: app exited and removed its icon file"
+    else
+        fail "SIGTERM: $leftovers icon files left in $XDG_RUNTIME_DIR"
+    fi
+fi
+slow=$(grep -c 'UI handler' "$WORK/app.log" || true)
+note "UI handlers over 16 ms: $slow$( [ "$slow" -gt 0 ] && grep 'UI handler' "$WORK/app.log" | sed 's/.*UI handler/;/' | tr '\n' ' ')"
+note "CLI calls in total: $(wc -l <"$SCN/argv.log")"
+
+# --- 5. no display: one line, non-zero exit --------------------------------------------------------
+msg=$(env -u DISPLAY -u WAYLAND_DISPLAY "$BIN" --tailscale "$SCN/tailscale" 2>&1 >/dev/null)
+rc=$?
+if [ "$rc" -ne 0 ] && [ "$(printf '%s\n' "$msg" | wc -l)" -eq 1 ] && [[ "$msg" == *"serve-doctor diagnose"* ]]; then
+    pass "no display: exit $rc with one line: $msg"
+else
+    fail "no display: exit $rc, output: $msg"
+fi
+
+cp "$WORK/app.log" "$OUT/app.log" 2>/dev/null
+if [ -n "${UPDATE_DOCS:-}" ] && [ "$failed" -eq 0 ]; then
+    mkdir -p "$ROOT/docs"
+    "$CONVERT" "$OUT/03-menu-red-hover.png" -crop 760x560+264+0 +repage "$ROOT/docs/screenshot-menu-red.png"
+    "$CONVERT" "$OUT/05-menu-green.png" -crop 760x560+264+0 +repage "$ROOT/docs/screenshot-menu-green.png"
+    note "docs/screenshot-*.png updated"
+fi
+finish
