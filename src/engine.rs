@@ -190,6 +190,17 @@ impl Engine {
                 Done::Via(o, ms) => ev.via_serve = Step::Done { value: o, ms },
                 Done::Cert(c, ms) => ev.cert_cmd = Step::Done { value: c, ms },
             }
+            // Decide before starting anything new: a certain verdict must not cost a probe
+            // (with HTTPS off, every handshake attempt makes tailscaled try issuance again).
+            // The serve config is still awaited when it is the only source of the backend
+            // port: the fixes (tunnel, fallbacks) must name the right one.
+            let port_known = self.opts.port.is_some() || self.opts.config_port.is_some();
+            let fixes_ready = port_known || !ev.serve.is_running();
+            if !self.opts.full && fixes_ready && rules::decide(&ev, &diagnosis::plan(&ev)).is_some()
+            {
+                stopped_early = true;
+                break;
+            }
             self.start_probes(&mut ev, &mut tasks, &cli);
             progress(&diagnosis::assemble(
                 &ev,
@@ -198,10 +209,6 @@ impl Engine {
                 ms_since(start),
                 false,
             ));
-            if !self.opts.full && rules::decide(&ev, &diagnosis::plan(&ev)).is_some() {
-                stopped_early = !tasks.is_empty();
-                break;
-            }
         }
         if stopped_early {
             tasks.abort_all();

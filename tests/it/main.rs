@@ -2,4 +2,6 @@
 
 mod support;
 
+mod diagnose;
+mod localapi;
 mod probe;
