@@ -6,17 +6,20 @@
 //!
 //! - [`discover`]: where the daemon listens, in the CLI's order (`--socket`, macOS App Store,
 //!   macOS Standalone, the default socket).
+//! - [`client`]: the requests ([`LocalApi`]) with exactly the headers the daemon requires.
 //! - [`notify`]: the tolerant model of the `ipn.Notify` objects on the bus.
 //!
 //! Like the rest of the `tailscale` room this only reads and reports; it never judges.
 //! The token of the TCP routes is a [`Secret`]: it prints as `***` and cannot be serialised.
 
+pub mod client;
 pub mod discover;
 pub mod notify;
 
 use std::fmt;
 use std::path::PathBuf;
 
+pub use client::{IpnBus, LocalApi, LocalApiError, QueryFeature};
 pub use discover::{Discovery, LsofError, Roots, Via, discover, parse_lsof};
 pub use notify::{Notify, State, TRAY_MASK};
 
