@@ -269,7 +269,8 @@ pub fn build(input: Input<'_>) -> Model {
         items.push(Node::info(
             "status.watch",
             format!(
-                "Re-checking every 3 s until {} (waiting for your fix)",
+                "Re-checking every {} s until {} (waiting for your fix)",
+                view.watch_every_secs,
                 until.format("%H:%M")
             ),
         ));
@@ -1014,6 +1015,7 @@ mod tests {
     fn watching_and_messages_show_as_lines() {
         let mut v = view(https_off());
         v.watching_until = Some(wall(14, 7, 0));
+        v.watch_every_secs = 3;
         let s = SettingsView::default();
         let mut i = input(&v, &[], &s);
         i.message = Some("Copied SSH tunnel command");

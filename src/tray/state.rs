@@ -109,8 +109,9 @@ pub struct View {
     /// one.
     pub diagnosis: Option<Diagnosis>,
     pub since: Option<Wall>,
-    /// While watching for the admin-console fix: until when.
+    /// While watching for the admin-console fix: until when, and how often it re-checks.
     pub watching_until: Option<Wall>,
+    pub watch_every_secs: u64,
     /// Shown after the watched fix worked.
     pub fixed_note: Option<String>,
     /// The recreate-serve offer that goes with `fixed_note`.
@@ -152,6 +153,11 @@ impl Machine {
 
     pub fn interval(&self) -> Duration {
         self.interval
+    }
+
+    /// Watching re-checks every 3 s, or at the interval if that is shorter (`--interval 1`).
+    fn watch_every(&self) -> Duration {
+        WATCH_EVERY.min(self.interval)
     }
 
     /// When the next run is due and what kind it is.
@@ -199,7 +205,7 @@ impl Machine {
         });
         self.fixed = None;
         if self.next_kind != RunKind::Manual && self.next_kind != RunKind::Confirm {
-            self.next_due = self.next_due.min(now + WATCH_EVERY);
+            self.next_due = self.next_due.min(now + self.watch_every());
             self.next_kind = RunKind::Watch;
         }
     }
@@ -279,6 +285,7 @@ impl Machine {
                     title: "Serve Doctor: fixed".into(),
                     body: format!("{note}{tail}"),
                 });
+                log::info!("the watched fix worked: {note}");
                 self.fixed = Some((note, w.recreate.clone()));
                 self.watch = None;
             } else if now >= w.until {
@@ -294,7 +301,7 @@ impl Machine {
             since,
         });
         (self.next_due, self.next_kind) = match &self.watch {
-            Some(_) => (now + WATCH_EVERY, RunKind::Watch),
+            Some(_) => (now + self.watch_every(), RunKind::Watch),
             None => (now + self.interval, RunKind::Poll),
         };
         out
@@ -320,6 +327,7 @@ impl Machine {
             },
             since: self.shown.as_ref().map(|s| s.since),
             watching_until: self.watch.as_ref().map(|w| w.until_wall),
+            watch_every_secs: self.watch_every().as_secs(),
             fixed_note: self.fixed.as_ref().map(|f| f.0.clone()),
             offer_recreate: self.fixed.as_ref().and_then(|f| f.1.clone()),
         }
@@ -591,6 +599,16 @@ pub(crate) mod tests {
         assert_eq!(v.offer_recreate.map(|f| f.id), Some(FixId::RecreateServe));
         assert_eq!(v.watching_until, None);
         assert_eq!(m.next(), (t + I, RunKind::Poll));
+    }
+
+    #[test]
+    fn watching_never_slows_a_shorter_interval_down() {
+        let t0 = Instant::now();
+        let one = Duration::from_secs(1);
+        let mut m = Machine::new(one, t0, None);
+        run(&mut m, diag(Cause::HttpsDisabled), t0, wall(14, 0, 0));
+        m.admin_opened(t0, wall(14, 0, 0));
+        assert_eq!(m.next(), (t0 + one, RunKind::Watch));
     }
 
     #[test]

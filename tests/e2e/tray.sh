@@ -160,7 +160,10 @@ pixel_at() { "$CONVERT" "$1" -format "%[pixel:p{$2,$3}]" info: 2>/dev/null; }
 # --- 1. start: the icon appears, red ---------------------------------------------------------------
 APP_ARGS=(--tailscale "$SCN/tailscale" --interval "$INTERVAL" --connect "$TLS_ADDR" --ca-file "$WORK/ca.pem" --timeout 3 --verbose)
 t0=$(now)
-"$BIN" "${APP_ARGS[@]}" >"$WORK/app.log" 2>&1 &
+# An empty PATH: no xdg-open or gio, so "Open admin console" takes the no-browser path (copy the
+# URL and say so) instead of launching something on a developer's desktop.
+mkdir -p "$WORK/empty-path"
+PATH=$WORK/empty-path "$BIN" "${APP_ARGS[@]}" >"$WORK/app.log" 2>&1 &
 APP=$!
 PIDS+=($APP)
 # Poll the shell function directly (wait_for takes commands): every 20 ms, to time the start.
@@ -245,6 +248,41 @@ else
 fi
 xdotool key Escape 2>/dev/null
 
+# --- 2b. Open admin console with no browser: the URL lands on the clipboard, and the app watches --
+# clip_is TEXT SECONDS: polls the clipboard.
+clip_is() {
+    local end=$(( $(date +%s) + $2 ))
+    CLIP=
+    while [ "$(date +%s)" -lt "$end" ]; do
+        CLIP=$(xclip -o -selection clipboard 2>/dev/null || true)
+        [ "$CLIP" = "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+sleep 0.5
+if open_menu; then
+    xdotool key Down Down Return
+    if clip_is "https://login.tailscale.com/admin/dns" 5; then
+        pass "Open admin console with no browser copied the URL"
+    else
+        fail "Open admin console: clipboard has '$CLIP'"
+    fi
+    if wait_for 5 grep -q "Nothing could open it" "$WORK/app.log"; then
+        pass "…and said so"
+    else
+        fail "no 'Nothing could open it' message in the log"
+    fi
+    sleep 0.5
+    if open_menu; then
+        sleep 0.3
+        shot "$OUT/03b-menu-watching.png"
+        xdotool key Escape
+    fi
+else
+    fail "menu did not open for the admin console"
+fi
+
 # --- 3. fixed: healthy scenario -> green within the interval ---------------------------------------
 sed "s/18080/$BACKEND_PORT/" "$ROOT/tests/fixtures/serve-healthy.json" >"$SCN/serve.json.tmp" && mv "$SCN/serve.json.tmp" "$SCN/serve.json"
 cp "$ROOT/tests/fixtures/status-healthy.json" "$SCN/status.json.tmp" && mv "$SCN/status.json.tmp" "$SCN/status.json"
@@ -269,6 +307,11 @@ else
     fail "icon did not turn green within $((INTERVAL + 4))s (last look: ${LAST_LOOK:-?})"
 fi
 "$CONVERT" "$OUT/04-green.png" -crop "${IW}x${IH}+${IX}+${IY}" +repage -scale 400% "$OUT/04-green-icon.png" 2>/dev/null
+if wait_for 5 grep -q "the watched fix worked" "$WORK/app.log"; then
+    pass "after the admin console, the app noticed the fix and said so"
+else
+    fail "no 'the watched fix worked' in the log"
+fi
 sleep 1.2
 if open_menu; then
     sleep 0.3
@@ -317,8 +360,10 @@ fi
 cp "$WORK/app.log" "$OUT/app.log" 2>/dev/null
 if [ -n "${UPDATE_DOCS:-}" ] && [ "$failed" -eq 0 ]; then
     mkdir -p "$ROOT/docs"
-    "$CONVERT" "$OUT/03-menu-red-hover.png" -crop 760x560+264+0 +repage "$ROOT/docs/screenshot-menu-red.png"
-    "$CONVERT" "$OUT/05-menu-green.png" -crop 760x560+264+0 +repage "$ROOT/docs/screenshot-menu-green.png"
+    # The right part of the screen: the panel with the icon and the open menu under it.
+    "$CONVERT" "$OUT/03-menu-red-hover.png" -trim -gravity NorthEast -crop 720x720+0+0 +repage "$ROOT/docs/screenshot-menu-red.png"
+    "$CONVERT" "$OUT/05-menu-green.png" -trim -gravity NorthEast -crop 720x720+0+0 +repage "$ROOT/docs/screenshot-menu-green.png"
+    "$CONVERT" "$OUT/01-red-icon.png" "$OUT/04-green-icon.png" +append "$ROOT/docs/screenshot-icon-red-green.png"
     note "docs/screenshot-*.png updated"
 fi
 finish
