@@ -42,7 +42,7 @@ async fn run(dir: &Path, args: &[&str]) -> Run {
     // Cargo builds the binary (release profile) for benches and names it here.
     let bin = Path::new(env!("CARGO_BIN_EXE_serve-doctor"));
     let started = Instant::now();
-    let out = tokio::process::Command::new(&bin)
+    let out = tokio::process::Command::new(bin)
         .arg("diagnose")
         .arg("--json")
         .arg("--tailscale")
