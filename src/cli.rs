@@ -23,6 +23,9 @@ pub struct Common {
     /// The tailscale CLI to use (skips the search)
     #[arg(long, global = true, value_name = "PATH")]
     pub tailscale: Option<PathBuf>,
+    /// tailscaled's LocalAPI socket: talk to the daemon directly over it (forces that route)
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "tailscale")]
+    pub socket: Option<PathBuf>,
     /// Dial this address for the node's HTTPS port instead of its first Tailscale IP (the TLS
     /// server name stays the node's DNS name)
     #[arg(long, global = true, value_name = "HOST:PORT", value_parser = parse_host_port)]
@@ -92,6 +95,9 @@ pub fn options(common: &Common) -> (Options, Option<String>) {
     let mut o = Options::from_config(&loaded.config);
     if common.tailscale.is_some() {
         o.tailscale = common.tailscale.clone();
+    }
+    if common.socket.is_some() {
+        o.socket = common.socket.clone();
     }
     if common.connect.is_some() {
         o.connect = common.connect.clone();

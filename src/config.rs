@@ -32,6 +32,9 @@ pub struct Config {
     /// The `tailscale` CLI to use instead of searching for one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tailscale_path: Option<PathBuf>,
+    /// tailscaled's LocalAPI socket to use instead of discovering it (forces that route).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket_path: Option<PathBuf>,
     /// The port the user's web app listens on (what serve should proxy to).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend_port: Option<u16>,
@@ -62,6 +65,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             tailscale_path: None,
+            socket_path: None,
             backend_port: None,
             connect: None,
             ca_file: None,

@@ -6,6 +6,10 @@
 //! the pure rules are asked whether the verdict is already certain. If it is (and `--full` was
 //! not given), everything still running is cancelled: dropping a task kills any CLI process group
 //! it started, so a hung `tailscale cert` or a 60-second handshake stall costs nothing.
+//!
+//! Routes to tailscaled: the LocalAPI (discovered once and cached, re-discovered after a
+//! failure) unless `--tailscale` forces the CLI; the CLI is the fallback when the daemon's API
+//! cannot be reached; `--socket` forces the LocalAPI. Every diagnosis names the route it used.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -17,13 +21,16 @@ use tokio::task::JoinSet;
 use crate::config::Config;
 use crate::diagnosis::{self, Diagnosis, Evidence, Inputs, Platform, Step, rules};
 use crate::probe::{self, HttpOutcome, TlsOutcome, Trust};
+use crate::tailscale::localapi::{self, Discovery, LocalApi, LocalApiError, Roots};
 use crate::tailscale::{self, CertCommand, CliFailure, ServeConfig, Status};
 
 /// Everything a run can be told, after flags have been merged over the config file.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// `--tailscale PATH`: forces this CLI.
+    /// `--tailscale PATH`: forces this CLI (and the CLI route).
     pub tailscale: Option<PathBuf>,
+    /// `--socket PATH` (or the config's `socket_path`): forces the LocalAPI route on this socket.
+    pub socket: Option<PathBuf>,
     /// The config file's `tailscale_path` (used when there is no flag).
     pub config_tailscale: Option<PathBuf>,
     /// `--connect HOST:PORT`.
@@ -50,6 +57,7 @@ impl Options {
     pub fn from_config(c: &Config) -> Options {
         Options {
             tailscale: None,
+            socket: c.socket_path.clone(),
             config_tailscale: c.tailscale_path.clone(),
             connect: c.connect.clone(),
             ca_file: c.ca_file.clone(),
@@ -77,6 +85,33 @@ pub struct Engine {
     opts: Options,
     trust: Arc<Trust>,
     path_env: Option<OsString>,
+    /// Where discovery found the LocalAPI, cached between runs (discovery can spawn `lsof`).
+    discovery: tokio::sync::Mutex<Option<Discovery>>,
+    roots: Roots,
+}
+
+/// How this run talks to tailscaled.
+#[derive(Clone)]
+enum Reader {
+    Cli(Arc<Path>),
+    Api(Arc<LocalApi>),
+}
+
+/// LocalAPI errors in the words the rules already understand.
+fn api_failure(e: LocalApiError) -> CliFailure {
+    match e {
+        LocalApiError::Connect { endpoint, message } => CliFailure::DaemonUnreachable {
+            message: format!("failed to connect to local tailscaled at {endpoint}: {message}"),
+        },
+        LocalApiError::Timeout { after_ms, .. } => CliFailure::TimedOut { after_ms },
+        LocalApiError::BadJson {
+            error, first_bytes, ..
+        } => CliFailure::Unparseable { first_bytes, error },
+        other => CliFailure::Failed {
+            code: None,
+            message: other.to_string(),
+        },
+    }
 }
 
 /// A finished step, sent back from its task.
@@ -104,7 +139,15 @@ impl Engine {
             opts,
             trust: Arc::new(trust),
             path_env: std::env::var_os("PATH"),
+            discovery: tokio::sync::Mutex::new(None),
+            roots: Roots::system(),
         })
+    }
+
+    /// Replaces where discovery looks (tests stand temp directories in for `/`).
+    pub fn with_roots(mut self, roots: Roots) -> Engine {
+        self.roots = roots;
+        self
     }
 
     pub fn options(&self) -> &Options {
@@ -137,33 +180,68 @@ impl Engine {
     /// are `Pending`) every time a step finishes; the final result is returned.
     pub async fn diagnose(&self, mut progress: impl FnMut(&Diagnosis) + Send) -> Diagnosis {
         let start = Instant::now();
+        let t = self.opts.timeout;
         let cli = self.locate();
-        let route = match &cli {
-            Ok(l) => format!("cli {}", l.path.display()),
-            Err(_) => "none".to_string(),
-        };
         let mut ev = Evidence::new(
             chrono::Utc::now(),
             Platform::current(),
             self.inputs(),
             cli.clone(),
         );
-        let Ok(located) = cli else {
-            return diagnosis::assemble(&ev, None, route, ms_since(start), true);
+        let mut consent_url = None;
+        let mut status_done = None;
+        let (reader, route) = match self.api_status().await {
+            Some((api, desc, status, ms)) => {
+                if let Ok(s) = &status {
+                    consent_url = self.consent_url(&api, s).await;
+                }
+                ev.api = Some(desc.clone());
+                status_done = Some((status, ms));
+                (Reader::Api(api), format!("localapi {desc}"))
+            }
+            None => match &cli {
+                Ok(l) => (
+                    Reader::Cli(Arc::from(l.path.as_path())),
+                    format!("cli {} ({})", l.path.display(), l.source.describe()),
+                ),
+                Err(_) => {
+                    let route = "none (no LocalAPI, no CLI)".to_string();
+                    return diagnosis::assemble(&ev, None, route, ms_since(start), true);
+                }
+            },
         };
-        let cli: Arc<Path> = Arc::from(located.path.as_path());
-        let t = self.opts.timeout;
+        let cli: Option<Arc<Path>> = cli.ok().map(|l| Arc::from(l.path.as_path()));
         let mut tasks: JoinSet<Done> = JoinSet::new();
-        let (cli1, cli2) = (cli.clone(), cli.clone());
-        tasks.spawn(async move {
-            let s = Instant::now();
-            Done::Status(Box::new(tailscale::status(&cli1, t).await), ms_since(s))
-        });
-        tasks.spawn(async move {
-            let s = Instant::now();
-            Done::Serve(tailscale::serve_config(&cli2, t).await, ms_since(s))
-        });
-        ev.status = Step::Running;
+        match status_done {
+            Some((r, ms)) => ev.status = Step::Done { value: r, ms },
+            None => {
+                let reader = reader.clone();
+                tasks.spawn(async move {
+                    let s = Instant::now();
+                    let r = match reader {
+                        Reader::Cli(cli) => tailscale::status(&cli, t).await,
+                        Reader::Api(api) => api.status().await.map_err(api_failure),
+                    };
+                    Done::Status(Box::new(r), ms_since(s))
+                });
+                ev.status = Step::Running;
+            }
+        }
+        {
+            let reader = reader.clone();
+            tasks.spawn(async move {
+                let s = Instant::now();
+                let r = match reader {
+                    Reader::Cli(cli) => tailscale::serve_config(&cli, t).await,
+                    Reader::Api(api) => api
+                        .serve_config()
+                        .await
+                        .map(|(c, raw, _etag)| (c, raw))
+                        .map_err(api_failure),
+                };
+                Done::Serve(r, ms_since(s))
+            });
+        }
         ev.serve = Step::Running;
         progress(&diagnosis::assemble(
             &ev,
@@ -174,7 +252,10 @@ impl Engine {
         ));
 
         let mut stopped_early = false;
-        while let Some(joined) = tasks.join_next().await {
+        if self.certain(&ev) {
+            stopped_early = true;
+        }
+        while !stopped_early && let Some(joined) = tasks.join_next().await {
             // A panicking probe is a bug; the step stays Running and is reported as cancelled.
             let Ok(done) = joined else { continue };
             match done {
@@ -194,14 +275,11 @@ impl Engine {
             // (with HTTPS off, every handshake attempt makes tailscaled try issuance again).
             // The serve config is still awaited when it is the only source of the backend
             // port: the fixes (tunnel, fallbacks) must name the right one.
-            let port_known = self.opts.port.is_some() || self.opts.config_port.is_some();
-            let fixes_ready = port_known || !ev.serve.is_running();
-            if !self.opts.full && fixes_ready && rules::decide(&ev, &diagnosis::plan(&ev)).is_some()
-            {
+            if self.certain(&ev) {
                 stopped_early = true;
                 break;
             }
-            self.start_probes(&mut ev, &mut tasks, &cli);
+            self.start_probes(&mut ev, &mut tasks, cli.as_ref());
             progress(&diagnosis::assemble(
                 &ev,
                 None,
@@ -217,11 +295,67 @@ impl Engine {
             while tasks.join_next().await.is_some() {}
             cancel_unfinished(&mut ev);
         }
-        diagnosis::assemble(&ev, None, route, ms_since(start), true)
+        diagnosis::assemble(&ev, consent_url, route, ms_since(start), true)
+    }
+
+    /// Whether we may stop now. The serve config is still awaited when it is the only source
+    /// of the backend port: the fixes (tunnel, fallbacks) must name the right one.
+    fn certain(&self, ev: &Evidence) -> bool {
+        let port_known = self.opts.port.is_some() || self.opts.config_port.is_some();
+        let fixes_ready = port_known || !ev.serve.is_running();
+        !self.opts.full && fixes_ready && rules::decide(ev, &diagnosis::plan(ev)).is_some()
+    }
+
+    /// The LocalAPI route, when it applies and the daemon answers: the client, a description
+    /// for reports, and the status it returned. `None` means "use the CLI".
+    async fn api_status(&self) -> Option<(Arc<LocalApi>, String, Result<Status, CliFailure>, u64)> {
+        if self.opts.tailscale.is_some() {
+            return None;
+        }
+        let forced = self.opts.socket.is_some();
+        let mut cached = self.discovery.lock().await;
+        let found = match cached.as_ref() {
+            Some(d) => d.clone(),
+            None => localapi::discover(self.opts.socket.as_deref(), &self.roots).await,
+        };
+        let api = Arc::new(LocalApi::new(found.endpoint.clone(), self.opts.timeout));
+        let desc = format!("{} ({})", found.endpoint, found.via.describe());
+        let s = Instant::now();
+        match api.status().await {
+            Ok(status) => {
+                *cached = Some(found);
+                Some((api, desc, Ok(status), ms_since(s)))
+            }
+            // The daemon is not there: forget the endpoint (it may move, e.g. the macOS app
+            // restarting on a new port) and let the CLI speak, unless the socket was forced.
+            Err(e) if e.is_unreachable() && !forced => {
+                *cached = None;
+                None
+            }
+            Err(e) => {
+                *cached = None;
+                Some((api, desc, Err(api_failure(e)), ms_since(s)))
+            }
+        }
+    }
+
+    /// Where HTTPS is off, the consent page control hands out (`query-feature`, which never
+    /// waits, unlike the CLI). Bounded; failure just means the admin page is offered instead.
+    async fn consent_url(&self, api: &LocalApi, s: &Status) -> Option<String> {
+        let https_off =
+            s.backend_state == "Running" && s.cert_domains.is_empty() && !s.has_cap("https");
+        if !https_off {
+            return None;
+        }
+        let bound = self.opts.timeout.min(Duration::from_secs(2));
+        match tokio::time::timeout(bound, api.query_feature("serve")).await {
+            Ok(Ok(q)) if q.url.starts_with("https://") => Some(q.url),
+            _ => None,
+        }
     }
 
     /// Starts whatever the evidence so far makes possible and has not started yet.
-    fn start_probes(&self, ev: &mut Evidence, tasks: &mut JoinSet<Done>, cli: &Arc<Path>) {
+    fn start_probes(&self, ev: &mut Evidence, tasks: &mut JoinSet<Done>, cli: Option<&Arc<Path>>) {
         let Some(status) = ev.status_ok() else { return };
         let running = status.backend_state == "Running";
         let Some(name) = status.dns_name().map(str::to_string) else {
@@ -231,7 +365,7 @@ impl Engine {
         if !running {
             return;
         }
-        if self.opts.deep && matches!(ev.cert_cmd, Step::NotStarted) {
+        if let (true, Step::NotStarted, Some(cli)) = (self.opts.deep, &ev.cert_cmd, cli) {
             let (cli, name) = (cli.clone(), name.clone());
             tasks.spawn(async move {
                 let s = Instant::now();

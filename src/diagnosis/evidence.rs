@@ -84,6 +84,8 @@ pub struct Evidence {
     pub platform: Platform,
     pub inputs: Inputs,
     pub cli: Result<Located, NotFound>,
+    /// The LocalAPI endpoint this run talked to, when it did (else the CLI was used).
+    pub api: Option<String>,
     pub status: Step<Result<Status, CliFailure>>,
     pub serve: Step<Result<ServeConfig, CliFailure>>,
     pub tls: Step<TlsOutcome>,
@@ -104,6 +106,7 @@ impl Evidence {
             platform,
             inputs,
             cli,
+            api: None,
             status: Step::NotStarted,
             serve: Step::NotStarted,
             tls: Step::NotStarted,

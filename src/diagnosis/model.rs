@@ -118,7 +118,7 @@ stable_ids! {
 impl CheckId {
     pub fn title(self) -> &'static str {
         match self {
-            CheckId::TailscaleCli => "Tailscale CLI found",
+            CheckId::TailscaleCli => "Tailscale reachable",
             CheckId::Daemon => "Tailscale daemon answers",
             CheckId::LoggedIn => "Logged in and running",
             CheckId::Magicdns => "MagicDNS on",

@@ -84,7 +84,7 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &Plan) -> Tri {
     let tls_will_run = running && p.dial.is_ok();
     use Cause::*;
     match cause {
-        TailscaleNotFound => ev.cli.is_err().into(),
+        TailscaleNotFound => (ev.cli.is_err() && ev.api.is_none()).into(),
         DaemonUnreachable => on(&ev.status, true, |r| {
             matches!(
                 r,
@@ -239,27 +239,41 @@ pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
         }
     };
 
-    // CLI
-    match &ev.cli {
-        Ok(l) => push(
+    // CLI (or the LocalAPI, which makes the CLI unnecessary)
+    match (&ev.api, &ev.cli) {
+        (Some(api), cli) => push(
             CheckId::TailscaleCli,
             Pass,
-            format!("{} ({})", l.path.display(), l.source.describe()),
+            match cli {
+                Ok(l) => format!(
+                    "talking to tailscaled over the LocalAPI: {api} (CLI {} for --deep)",
+                    l.path.display()
+                ),
+                Err(_) => format!("talking to tailscaled over the LocalAPI: {api} (no CLI needed)"),
+            },
             0,
         ),
-        Err(nf) => match &nf.forced {
-            Some(p) => push(
+        (None, cli) => match cli {
+            Ok(l) => push(
                 CheckId::TailscaleCli,
-                Fail,
-                format!("{} is missing or not executable", p.display()),
+                Pass,
+                format!("{} ({})", l.path.display(), l.source.describe()),
                 0,
             ),
-            None => push(
-                CheckId::TailscaleCli,
-                Fail,
-                "not installed (searched the usual places and PATH)".into(),
-                0,
-            ),
+            Err(nf) => match &nf.forced {
+                Some(p) => push(
+                    CheckId::TailscaleCli,
+                    Fail,
+                    format!("{} is missing or not executable", p.display()),
+                    0,
+                ),
+                None => push(
+                    CheckId::TailscaleCli,
+                    Fail,
+                    "not installed (searched the usual places and PATH)".into(),
+                    0,
+                ),
+            },
         },
     }
 

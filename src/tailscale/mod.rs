@@ -83,7 +83,7 @@ fn snippet(bytes: &[u8]) -> String {
 /// Classifies a finished call that was supposed to print JSON.
 fn classify<T>(
     res: Result<Output, RunError>,
-    parse: impl FnOnce(&[u8]) -> Result<T, serde_json::Error>,
+    parse: impl Fn(&[u8]) -> Result<T, serde_json::Error>,
 ) -> Result<T, CliFailure> {
     let out = match res {
         Ok(o) => o,
@@ -133,12 +133,42 @@ fn classify<T>(
     })
 }
 
+/// Runs a read command; on macOS, when the GUI binary says it cannot reach its GUI (a bare
+/// launchd environment: login item, Finder), retries once inside the user's login session with
+/// `/bin/launchctl asuser <uid>`, the workaround other apps use for tailscale/tailscale#16063.
+async fn read<T>(
+    cli: &Path,
+    args: &[&str],
+    timeout: Duration,
+    parse: impl Fn(&[u8]) -> Result<T, serde_json::Error>,
+) -> Result<T, CliFailure> {
+    let first = classify(run(cli, args, None, timeout).await, &parse);
+    if !matches!(first, Err(CliFailure::GuiUnavailable { .. })) || !cfg!(target_os = "macos") {
+        return first;
+    }
+    let uid = nix::unistd::getuid().as_raw().to_string();
+    let cli_s = cli.to_string_lossy();
+    let mut again = vec!["asuser", uid.as_str(), cli_s.as_ref()];
+    again.extend_from_slice(args);
+    match classify(
+        run(Path::new("/bin/launchctl"), &again, None, timeout).await,
+        &parse,
+    ) {
+        Ok(v) => Ok(v),
+        // Report the original message: it names the real problem, not launchctl's.
+        Err(_) => first,
+    }
+}
+
 /// `tailscale status --json --peers=false`.
 pub async fn status(cli: &Path, timeout: Duration) -> Result<Status, CliFailure> {
-    classify(
-        run(cli, &["status", "--json", "--peers=false"], None, timeout).await,
+    read(
+        cli,
+        &["status", "--json", "--peers=false"],
+        timeout,
         Status::from_json,
     )
+    .await
 }
 
 /// `tailscale serve status --json`, with the raw text kept for backups.
@@ -146,10 +176,10 @@ pub async fn serve_config(
     cli: &Path,
     timeout: Duration,
 ) -> Result<(ServeConfig, String), CliFailure> {
-    classify(
-        run(cli, &["serve", "status", "--json"], None, timeout).await,
-        |b| ServeConfig::from_json(b).map(|c| (c, String::from_utf8_lossy(b).into_owned())),
-    )
+    read(cli, &["serve", "status", "--json"], timeout, |b| {
+        ServeConfig::from_json(b).map(|c| (c, String::from_utf8_lossy(b).into_owned()))
+    })
+    .await
 }
 
 /// What `tailscale cert <name>` said (`--deep` only).

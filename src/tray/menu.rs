@@ -758,7 +758,7 @@ mod tests {
             vec![
                 "Serve healthy — https://laptop.tail1234.ts.net",
                 "since 14:02",
-                "✓ Tailscale CLI found: /usr/bin/tailscale 1.80.0",
+                "✓ Tailscale reachable: /usr/bin/tailscale 1.80.0",
                 "✓ HTTPS certificates on: CertDomains: laptop.tail1234.ts.net",
                 "Diagnose now",
                 "Copy report (Markdown)",

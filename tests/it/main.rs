@@ -5,3 +5,4 @@ mod support;
 mod diagnose;
 mod localapi;
 mod probe;
+mod route;
