@@ -5,4 +5,5 @@ mod support;
 mod diagnose;
 mod localapi;
 mod probe;
+mod readme;
 mod route;

@@ -1,0 +1,39 @@
+//! The README's cause and check tables are the documentation of stable identifiers: they must
+//! list exactly the codes the code has, causes in precedence order with their health.
+
+use serve_doctor::diagnosis::{Cause, CheckId};
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+}
+
+/// The first-column codes of the table that follows `marker`.
+fn table_rows(text: &str, marker: &str) -> Vec<Vec<String>> {
+    let start = text.find(marker).unwrap_or_else(|| panic!("README lacks {marker}"));
+    text[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| l.split('|').map(|c| c.trim().trim_matches('`').to_string()).filter(|c| !c.is_empty()).collect())
+        .collect()
+}
+
+#[test]
+fn cause_table_matches_the_code_in_precedence_order() {
+    let rows = table_rows(&readme(), "<!-- CAUSES-TABLE");
+    let codes: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    let want: Vec<&str> = Cause::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(codes, want);
+    for (row, cause) in rows.iter().zip(Cause::ALL) {
+        assert_eq!(row[1], cause.health().as_str(), "health of {cause}");
+    }
+}
+
+#[test]
+fn check_table_matches_the_code() {
+    let rows = table_rows(&readme(), "<!-- CHECKS-TABLE");
+    let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    let want: Vec<&str> = CheckId::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(ids, want);
+}
