@@ -43,12 +43,15 @@ fn main() -> ExitCode {
     };
     let result = match &args.command {
         Some(Command::Diagnose(d)) => cli::diagnose(&args.common, d),
-        None => {
-            eprintln!(
-                "serve-doctor: the menu-bar app is not part of this build yet; run `serve-doctor diagnose`"
-            );
-            Ok(ExitCode::from(cli::EXIT_USAGE))
-        }
+        None => serve_doctor::tray::run(serve_doctor::tray::TrayArgs {
+            tailscale: args.common.tailscale.clone(),
+            connect: args.common.connect.clone(),
+            ca_file: args.common.ca_file.clone(),
+            port: args.common.port,
+            timeout: args.common.timeout,
+            interval: args.interval,
+            verbose: args.verbose,
+        }),
     };
     match result {
         Ok(code) => code,
