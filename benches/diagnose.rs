@@ -6,12 +6,18 @@
 //!   `--timeout 60 --deep`. Target: ≤ 0.3 s, because the status alone decides.
 //! - healthy: valid certificate, live backend. Target: ≤ 1.5 × the slowest single step.
 //!
+//! - healthy over the LocalAPI (the fake daemon on a unix socket) vs over the CLI, side by side.
+//!
 //! Each scenario runs `BENCH_RUNS` times (default 15) and reports min / median / max, and for
 //! healthy the slowest single step (from the JSON `ms` of each check) and the ratio.
 
 #[allow(dead_code)]
 #[path = "../tests/it/support/tls.rs"]
 mod tls;
+
+#[allow(dead_code)]
+#[path = "../tests/it/support/localapi.rs"]
+mod localapi;
 
 use std::path::Path;
 use std::time::Instant;
@@ -39,14 +45,19 @@ struct Run {
 }
 
 async fn run(dir: &Path, args: &[&str]) -> Run {
+    let cli = dir.join("tailscale");
+    let mut all = vec!["--tailscale", cli.to_str().unwrap()];
+    all.extend_from_slice(args);
+    run_raw(dir, &all).await
+}
+
+async fn run_raw(dir: &Path, args: &[&str]) -> Run {
     // Cargo builds the binary (release profile) for benches and names it here.
     let bin = Path::new(env!("CARGO_BIN_EXE_serve-doctor"));
     let started = Instant::now();
     let out = tokio::process::Command::new(bin)
         .arg("diagnose")
         .arg("--json")
-        .arg("--tailscale")
-        .arg(dir.join("tailscale"))
         .args(args)
         .env("HOME", dir)
         .env("XDG_CONFIG_HOME", dir.join(".config"))
@@ -56,6 +67,13 @@ async fn run(dir: &Path, args: &[&str]) -> Run {
     let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     let json = serde_json::from_slice(&out.stdout).expect("diagnose --json output");
     Run { wall_ms, json }
+}
+
+/// CLI invocations the fake has logged so far in `dir`.
+fn cli_calls(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("argv.log"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
 }
 
 fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
@@ -114,6 +132,7 @@ async fn main() {
         ca_file.to_str().unwrap(),
     ];
     let (mut walls, mut engine, mut slowest) = (Vec::new(), Vec::new(), Vec::new());
+    let calls_before = cli_calls(healthy.path());
     for _ in 0..runs {
         let r = run(healthy.path(), &args).await;
         assert_eq!(r.json["cause"], "healthy", "{:#}", r.json);
@@ -136,7 +155,42 @@ async fn main() {
         .map(|(e, s)| e / s.max(1.0))
         .collect();
     let (_, rmed, rmax) = stats(ratios);
+    let cli_per_run = (cli_calls(healthy.path()) - calls_before) as f64 / runs as f64;
     println!(
         "healthy: wall min {wmin:.0} ms, median {wmed:.0} ms, max {wmax:.0} ms; chain (elapsed_ms) median {emed:.0} ms; slowest single step median {smed:.0} ms; chain / slowest step median {rmed:.2}, max {rmax:.2} (target ≤ 1.5)"
+    );
+
+    // The same healthy node over the LocalAPI.
+    let daemon = localapi::FakeDaemon::start().await;
+    daemon.set_status(
+        &std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/status-healthy.json"),
+        )
+        .unwrap(),
+    );
+    let serve = std::fs::read_to_string(healthy.path().join("serve.json")).unwrap();
+    daemon.set_serve_config(serve.as_bytes());
+    let socket = daemon.socket().to_str().unwrap().to_string();
+    let args = [
+        "--socket",
+        &socket,
+        "--connect",
+        &connect,
+        "--ca-file",
+        ca_file.to_str().unwrap(),
+    ];
+    let (mut api_walls, mut api_engine) = (Vec::new(), Vec::new());
+    let calls_before = cli_calls(healthy.path());
+    for _ in 0..runs {
+        let r = run_raw(healthy.path(), &args).await;
+        assert_eq!(r.json["cause"], "healthy", "{:#}", r.json);
+        api_walls.push(r.wall_ms);
+        api_engine.push(r.json["elapsed_ms"].as_f64().unwrap_or(0.0));
+    }
+    let api_per_run = (cli_calls(healthy.path()) - calls_before) as f64 / runs as f64;
+    let (_, awmed, _) = stats(api_walls);
+    let (_, aemed, _) = stats(api_engine);
+    println!(
+        "healthy, side by side (medians): LocalAPI chain {aemed:.0} ms (wall {awmed:.0} ms) vs CLI chain {emed:.0} ms (wall {wmed:.0} ms); CLI processes spawned per diagnosis: LocalAPI {api_per_run:.1}, CLI {cli_per_run:.1}"
     );
 }
