@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod fix_cli;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,8 @@ struct Cli {
 enum Command {
     /// Run the diagnostic chain once and print the result (exit 0 green, 1 yellow, 2 red, 3 gray)
     Diagnose(cli::DiagnoseArgs),
+    /// Change the serve config (recreate, restore, fallbacks) with a backup first; see `fix --help`
+    Fix(fix_cli::FixArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
     };
     let result = match &args.command {
         Some(Command::Diagnose(d)) => cli::diagnose(&args.common, d),
+        Some(Command::Fix(f)) => fix_cli::run(&args.common, f),
         None => serve_doctor::tray::run(serve_doctor::tray::TrayArgs {
             tailscale: args.common.tailscale.clone(),
             connect: args.common.connect.clone(),
