@@ -311,8 +311,11 @@ impl App {
             message: self.message.as_ref().map(|m| m.0.as_str()),
             now: chrono::Local::now().fixed_offset(),
         });
-        if self.rendered.model() != &model {
-            let created = self.rendered.apply(model);
+        // Always sync, even when the model is unchanged: GTK and AppKit toggle a check item on
+        // click, and a refused setting must be un-ticked again. Syncing an equal model only
+        // compares.
+        let created = self.rendered.apply(model);
+        if created > 0 {
             log::debug!("menu updated ({created} items created)");
         }
     }
