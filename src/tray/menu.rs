@@ -21,7 +21,7 @@ use crate::tray::state::{View, Wall};
 pub const WRITE_ACTIONS_ENABLED: bool = false;
 
 /// Menus wider than this are hard to read; evidence is cut with an ellipsis.
-const MAX_LABEL: usize = 90;
+const MAX_LABEL: usize = 76;
 
 /// Width of the wrapped cause sentence under the headline.
 const SUMMARY_WIDTH: usize = 60;

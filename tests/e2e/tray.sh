@@ -23,6 +23,7 @@ PEER=${TLS_PEER_BIN:-$ROOT/target/debug/examples/tls_peer}
 OUT=${E2E_OUT:-$ROOT/target/e2e}
 DEADLINE=${E2E_DEADLINE:-20}
 INTERVAL=1
+SCREEN_W=1280
 NAME=box.tail1234.ts.net
 CONVERT=/usr/bin/convert # a stand-in can shadow `convert` in PATH (tray-notes §2)
 
@@ -106,7 +107,7 @@ for n in $(seq 91 140); do
     if [ ! -e "/tmp/.X$n-lock" ] && [ ! -e "/tmp/.X11-unix/X$n" ]; then DISP=$n; break; fi
 done
 export DISPLAY=:$DISP
-Xvfb "$DISPLAY" -screen 0 1024x720x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 &
+Xvfb "$DISPLAY" -screen 0 ${SCREEN_W}x720x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 &
 PIDS+=($!)
 wait_for 10 xdpyinfo >/dev/null 2>&1 || { fail "Xvfb did not start"; finish; }
 trayer --edge top --align right --widthtype percent --width 100 --height 32 --SetDockType true \
@@ -212,9 +213,10 @@ menu_open() {
 import re, sys
 for line in sys.stdin:
     m = re.search(r"\s(\d+)x(\d+)\+(-?\d+)\+(-?\d+)\s", line)
-    if m and int(m.group(2)) > 100 and int(m.group(1)) < 1000:
+    if m and int(m.group(2)) > 100 and int(m.group(1)) < 1200:
         print(*m.groups()); break
-' | grep -q .
+' >"$WORK/menu.geom"
+    [ -s "$WORK/menu.geom" ]
 }
 open_menu() {
     xdotool mousemove "$CX" "$CY" click 1
@@ -230,6 +232,7 @@ if open_menu; then
     xdotool key Down Down Down
     sleep 0.3
     shot "$OUT/03-menu-red-hover.png"
+    cp "$WORK/menu.geom" "$WORK/menu-red.geom"
     xdotool key Return
     got=
     end=$(( $(date +%s) + 5 ))
@@ -316,6 +319,7 @@ sleep 1.2
 if open_menu; then
     sleep 0.3
     shot "$OUT/05-menu-green.png"
+    cp "$WORK/menu.geom" "$WORK/menu-green.geom"
     xdotool key Escape
 fi
 
@@ -360,9 +364,14 @@ fi
 cp "$WORK/app.log" "$OUT/app.log" 2>/dev/null
 if [ -n "${UPDATE_DOCS:-}" ] && [ "$failed" -eq 0 ]; then
     mkdir -p "$ROOT/docs"
-    # The right part of the screen: the panel with the icon and the open menu under it.
-    "$CONVERT" "$OUT/03-menu-red-hover.png" -trim -gravity NorthEast -crop 720x720+0+0 +repage "$ROOT/docs/screenshot-menu-red.png"
-    "$CONVERT" "$OUT/05-menu-green.png" -trim -gravity NorthEast -crop 720x720+0+0 +repage "$ROOT/docs/screenshot-menu-green.png"
+    # The panel's right end with the open menu under it (menu.geom: W H X Y of the menu window).
+    crop_menu() { # crop_menu SHOT GEOM OUT
+        local w h x y
+        read -r w h x y <"$2"
+        "$CONVERT" "$1" -crop "$((SCREEN_W - x + 8))x$((y + h + 8))+$((x - 8))+0" +repage "$3"
+    }
+    crop_menu "$OUT/03-menu-red-hover.png" "$WORK/menu-red.geom" "$ROOT/docs/screenshot-menu.png"
+    crop_menu "$OUT/05-menu-green.png" "$WORK/menu-green.geom" "$ROOT/docs/screenshot-menu-green.png"
     "$CONVERT" "$OUT/01-red-icon.png" "$OUT/04-green-icon.png" +append "$ROOT/docs/screenshot-icon-red-green.png"
     note "docs/screenshot-*.png updated"
 fi
