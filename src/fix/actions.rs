@@ -517,12 +517,18 @@ pub(super) async fn run(action: &Action, opts: &FixOptions) -> Result<FixReport,
             break;
         }
     }
-    // Verified by reading back, whatever the exit codes said.
-    let checked = match ctx.read_back().await {
-        Ok((c, v)) => verify(&expect, &c, &v)
-            .map(|()| ())
-            .map_err(|e| (e, Some(v))),
-        Err(e) => Err((format!("cannot read the config back: {e}"), None)),
+    // Verified by reading back, whatever the exit codes said; a failed call fails the run even
+    // when the config happens to look right (it may have been like that before).
+    let back = ctx.read_back().await;
+    let verdict = match &back {
+        Ok((c, v)) => verify(&expect, c, v),
+        Err(e) => Err(format!("cannot read the config back: {e}")),
+    };
+    let got = back.ok().map(|(_, v)| v);
+    let checked = match (verdict, failed_at) {
+        (Ok(()), Some(i)) => Err((format!("`{}` did not succeed", cmds[i].shown), got)),
+        (Ok(()), None) => Ok(()),
+        (Err(e), _) => Err((e, got)),
     };
     match checked {
         Ok(()) => {
@@ -833,6 +839,15 @@ async fn prepare_funnel_on(
     if !status.has_cap("https") || status.cert_domains.is_empty() {
         return Prepared::Refuse(format!(
             "HTTPS certificates are not enabled for this tailnet, and Funnel needs them: enable HTTPS in {ADMIN_DNS_URL} (serve-doctor fix open-admin). Until then {cannot_help}"
+        ));
+    }
+    if let Some(w) = status
+        .health
+        .iter()
+        .find(|h| h.contains("Fetching TLS certificate"))
+    {
+        return Prepared::Refuse(format!(
+            "the certificate is still being issued (\"{w}\"); {cannot_help} until it is"
         ));
     }
     if !status.has_cap("funnel") {

@@ -3,6 +3,7 @@
 mod support;
 
 mod diagnose;
+mod fix;
 mod localapi;
 mod probe;
 mod readme;

@@ -182,3 +182,48 @@ pub fn check<'a>(v: &'a Value, id: &str) -> &'a Value {
         .find(|c| c["id"] == id)
         .unwrap_or_else(|| panic!("no check {id}"))
 }
+
+/// Serve Doctor's data dir inside the scenario's HOME (where `fix` keeps `backups/`).
+pub fn data_dir(sc: &Scenario) -> PathBuf {
+    sc.path().join("home/.local/share/serve-doctor")
+}
+
+/// Every argv.log line as JSON ({"argv", "pid", "ppid", "t"}), in order.
+pub fn argv_entries(sc: &Scenario) -> Vec<Value> {
+    std::fs::read_to_string(sc.path().join("argv.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The node's serve config as the fake holds it now.
+pub fn serve_json(sc: &Scenario) -> Value {
+    let text = std::fs::read_to_string(sc.path().join("serve.json")).unwrap_or_default();
+    if text.trim().is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_str(&text).unwrap()
+}
+
+/// `serve-doctor fix <args> --json --tailscale <fake>` (and `--connect` to a closed port so a
+/// re-diagnosis never dials the fixtures' addresses) → (exit code, report).
+pub async fn fix_json(sc: &Scenario, args: &[&str]) -> (i32, Value) {
+    let cli = sc.cli();
+    let closed = crate::support::tls::closed_port().await.to_string();
+    let mut all = vec!["fix"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--json", "--tailscale", cli.to_str().unwrap()]);
+    if !args.contains(&"--connect") {
+        all.extend_from_slice(&["--connect", &closed]);
+    }
+    let out = serve_doctor(sc, &all).await;
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): stdout={} stderr={}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), v)
+}
