@@ -910,7 +910,7 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &Plan, consent_url: Option<&str>) -
         format!(
             "Fallback: plain-HTTP serve on the tailnet (http://{name}/; WireGuard still encrypts the hop)"
         ),
-        Some(format!("{cli} serve --bg --http=80 {port}")),
+        Some(format!("serve-doctor fix http-fallback --port {port}")),
         None,
     );
     let admin = fix(
