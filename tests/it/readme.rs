@@ -9,13 +9,20 @@ fn readme() -> String {
 
 /// The first-column codes of the table that follows `marker`.
 fn table_rows(text: &str, marker: &str) -> Vec<Vec<String>> {
-    let start = text.find(marker).unwrap_or_else(|| panic!("README lacks {marker}"));
+    let start = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("README lacks {marker}"));
     text[start..]
         .lines()
         .skip_while(|l| !l.starts_with('|'))
         .take_while(|l| l.starts_with('|'))
         .skip(2)
-        .map(|l| l.split('|').map(|c| c.trim().trim_matches('`').to_string()).filter(|c| !c.is_empty()).collect())
+        .map(|l| {
+            l.split('|')
+                .map(|c| c.trim().trim_matches('`').to_string())
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
         .collect()
 }
 
