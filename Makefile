@@ -5,7 +5,7 @@ APT_PACKAGES := libgtk-3-dev libdbus-1-dev libayatana-appindicator3-1 \
 	xvfb xdotool x11-utils imagemagick trayer xclip
 MAC_TARGET := aarch64-apple-darwin
 
-.PHONY: deps run test lint check-macos unit e2e bench
+.PHONY: deps run test lint icons check-macos unit e2e bench
 
 # System packages (Debian/Ubuntu; nothing to install on macOS) and the macOS Rust target for the
 # type-check. Skips apt when everything is already there.
@@ -30,14 +30,21 @@ lint:
 check-macos:
 	$(CARGO) check --target $(MAC_TARGET)
 
+# The committed tray PNGs must match what the generator draws.
+icons:
+	$(CARGO) run -q --example draw_icons -- --check
+
 unit:
 	$(CARGO) test -q
 
+# Real tray under Xvfb (each script prints "N passed, N failed" and exits non-zero on failure).
 e2e:
-	@if [ -x tests/e2e/tray.sh ]; then tests/e2e/tray.sh; fi
+	@set -e; for t in tests/e2e/*.sh; do echo "== $$t"; bash "$$t"; done
 
-test: deps lint check-macos unit e2e
+test: deps lint check-macos icons unit e2e
 
+# Numbers, not assertions: diagnose wall times (seed, healthy, LocalAPI vs CLI) and the tray's
+# idle CPU / RSS / spawns / time to icon.
 bench:
-	$(CARGO) build --release --examples
-	scripts/bench.sh
+	$(CARGO) bench --bench diagnose
+	bash scripts/bench-tray.sh
