@@ -243,18 +243,11 @@ impl Engine {
             });
         }
         ev.serve = Step::Running;
-        progress(&diagnosis::assemble(
-            &ev,
-            None,
-            route.clone(),
-            ms_since(start),
-            false,
-        ));
+        let snapshot =
+            |ev: &Evidence| diagnosis::assemble(ev, None, route.clone(), ms_since(start), false);
+        progress(&snapshot(&ev));
 
-        let mut stopped_early = false;
-        if self.certain(&ev) {
-            stopped_early = true;
-        }
+        let mut stopped_early = self.certain(&ev);
         while !stopped_early && let Some(joined) = tasks.join_next().await {
             // A panicking probe is a bug; the step stays Running and is reported as cancelled.
             let Ok(done) = joined else { continue };
@@ -280,13 +273,7 @@ impl Engine {
                 break;
             }
             self.start_probes(&mut ev, &mut tasks, cli.as_ref());
-            progress(&diagnosis::assemble(
-                &ev,
-                None,
-                route.clone(),
-                ms_since(start),
-                false,
-            ));
+            progress(&snapshot(&ev));
         }
         if stopped_early {
             tasks.abort_all();

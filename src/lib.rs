@@ -9,6 +9,7 @@
 pub mod config;
 pub mod diagnosis;
 pub mod engine;
+pub mod errors;
 pub mod fix;
 pub mod logging;
 pub mod notify;

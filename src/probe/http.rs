@@ -3,7 +3,7 @@
 //! It only waits for the response head: the status is the evidence (200 through serve, 502 when
 //! serve's proxy cannot reach the backend), and a body could be endless.
 
-use std::error::Error as StdError;
+use crate::errors::error_chain;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -132,17 +132,4 @@ fn describe_tls_failure(outcome: &TlsOutcome) -> String {
         TlsOutcome::Connect { tcp } => format!("cannot connect: {tcp:?}"),
         TlsOutcome::Established { .. } => "TLS handshake completed".to_owned(),
     }
-}
-
-/// hyper's top-level messages are terse ("connection closed before message completed"); the
-/// sources say what actually happened.
-fn error_chain(e: &(dyn StdError + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

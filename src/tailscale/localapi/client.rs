@@ -13,7 +13,7 @@
 //! bounded by [`LocalApi::timeout`], except the body of the `watch-ipn-bus` stream, which is
 //! meant to stay open.
 
-use std::error::Error as StdError;
+use crate::errors::error_chain;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -485,19 +485,6 @@ fn transport(path: &str, e: &hyper::Error) -> LocalApiError {
         path: path.to_string(),
         message: error_chain(e),
     }
-}
-
-/// hyper's top-level messages are terse ("connection closed before message completed"); the
-/// sources say what actually happened.
-fn error_chain(e: &(dyn StdError + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// `Basic base64(":" + token)`, marked sensitive so hyper never prints it.
