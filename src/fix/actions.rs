@@ -394,6 +394,12 @@ pub(super) async fn run(action: &Action, opts: &FixOptions) -> Result<FixReport,
         _ => {}
     }
 
+    // recreate prefers the LocalAPI: it can swap our handler alone, under an ETag check.
+    if let Action::Recreate { https_port, .. } = action
+        && let Some((api, route, status)) = super::api::client(opts).await
+    {
+        return super::api::recreate(report, opts, api, route, status, *https_port).await;
+    }
     let located = tailscale::locate(
         opts.engine.tailscale.as_deref(),
         opts.engine.config_tailscale.as_deref(),
@@ -599,7 +605,7 @@ pub(super) async fn run(action: &Action, opts: &FixOptions) -> Result<FixReport,
 }
 
 /// A fresh diagnosis after recreate, so the user sees whether it helped.
-async fn rediagnose(report: &mut FixReport, opts: &FixOptions) {
+pub(super) async fn rediagnose(report: &mut FixReport, opts: &FixOptions) {
     match Engine::new(opts.engine.clone()) {
         Ok(engine) => {
             let d = engine.diagnose(|_| {}).await;
@@ -617,15 +623,14 @@ async fn rediagnose(report: &mut FixReport, opts: &FixOptions) {
     }
 }
 
-fn prepare_recreate(
-    ctx: &mut Ctx<'_>,
+/// The backend target and the HTTPS port recreate serves it on (the port of the existing `/`
+/// handler for that target, else 443). Shared by the CLI and LocalAPI paths.
+pub(super) fn proxy_target_for(
+    opts: &FixOptions,
     serve: &ServeConfig,
-    original: &Value,
-    dns: &str,
-    keep_others: bool,
     https_port: Option<u16>,
-) -> Prepared {
-    let tgt = target(ctx.opts, serve, https_port);
+) -> (String, u16) {
+    let tgt = target(opts, serve, https_port);
     let port = https_port
         .or_else(|| {
             serve
@@ -637,6 +642,18 @@ fn prepare_recreate(
                 .map(|m| m.port)
         })
         .unwrap_or(443);
+    (tgt, port)
+}
+
+fn prepare_recreate(
+    ctx: &mut Ctx<'_>,
+    serve: &ServeConfig,
+    original: &Value,
+    dns: &str,
+    keep_others: bool,
+    https_port: Option<u16>,
+) -> Prepared {
+    let (tgt, port) = proxy_target_for(ctx.opts, serve, https_port);
     let plan = &mut ctx.report.plan;
     plan.removes = inventory(serve);
     let mut cmds = vec![ctx.cmd(&["serve", "reset"], None)];

@@ -11,10 +11,13 @@
 //! back, because the CLI's exit code is not to be trusted. When the result is not what was
 //! planned, the backup is put back. Everything comes back as plain data in a [`FixReport`].
 //!
-//! Route: the CLI (`reset`, `serve --bg`, `set-raw`), which the tests' fake models. The LocalAPI
-//! (`POST serve-config` with `If-Match`) is not used for writes yet; each report names its route.
+//! Route: `recreate` uses the LocalAPI when tailscaled answers on it (`POST serve-config` with
+//! `If-Match`, replacing only our handler; see `api`), the CLI otherwise (`reset`,
+//! `serve --bg`, `set-raw`) and for every other action, which the CLI covers. Each report
+//! names its route.
 
 mod actions;
+mod api;
 pub mod backup;
 pub mod edit;
 pub mod findings;

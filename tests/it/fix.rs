@@ -547,3 +547,66 @@ async fn two_fixes_at_once_the_second_is_busy() {
     assert_eq!(serve_json(&sc), fixture_json("serve-healthy"));
     assert_no_fake_left(&sc).await;
 }
+
+/// Over the LocalAPI, recreate swaps only our handler: one `POST serve-config` carrying the ETag
+/// it read, every other handler, port, TCP forward and Funnel entry kept, a backup first.
+#[tokio::test(flavor = "multi_thread")]
+async fn recreate_over_the_localapi_replaces_only_our_handler_under_an_etag() {
+    use crate::support::fake::{fixture, serve_doctor};
+    use crate::support::localapi::FakeDaemon;
+    let daemon = FakeDaemon::start().await;
+    daemon.set_status(fixture("status-healthy").as_bytes());
+    daemon.set_serve_config(fixture("serve-multi").as_bytes());
+    let etag_before = daemon.etag();
+    let before: Value = serde_json::from_slice(&daemon.serve_config()).unwrap();
+    let sc = Scenario::new();
+    let closed = crate::support::tls::closed_port().await.to_string();
+    let sock = daemon.socket().to_str().unwrap().to_string();
+    let out = serve_doctor(
+        &sc,
+        &[
+            "fix",
+            "recreate",
+            "--yes",
+            "--json",
+            "--socket",
+            &sock,
+            "--port",
+            "3000",
+            "--connect",
+            &closed,
+        ],
+    )
+    .await;
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(v["outcome"], "done", "{v:#}");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        v["route"].as_str().unwrap().starts_with("localapi"),
+        "{}",
+        v["route"]
+    );
+    let after: Value = serde_json::from_slice(&daemon.serve_config()).unwrap();
+    let ours = "box.tail1234.ts.net:443";
+    assert_eq!(
+        after["Web"][ours]["Handlers"]["/"]["Proxy"],
+        "http://127.0.0.1:3000"
+    );
+    // Everything else is as it was.
+    let mut expect = before.clone();
+    expect["Web"][ours]["Handlers"]["/"]["Proxy"] = json!("http://127.0.0.1:3000");
+    assert_eq!(after, expect);
+    let posts: Vec<_> = daemon
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == hyper::Method::POST && s.uri.contains("serve-config"))
+        .collect();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].if_match.as_deref(), Some(etag_before.as_str()));
+    let backup = v["backup"].as_str().unwrap();
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(backup).unwrap()).unwrap();
+    assert_eq!(saved, before);
+    assert!(daemon.violations().is_empty());
+    assert!(sc.argv_log().is_empty(), "no CLI on the LocalAPI route");
+}
