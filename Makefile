@@ -48,3 +48,32 @@ test: deps lint check-macos icons unit e2e
 bench:
 	$(CARGO) bench --bench diagnose
 	bash scripts/bench-tray.sh
+
+# Packaging (bundle/). `make bundle`: target/bundle/Serve Doctor.app and its zip (see
+# bundle/macos.sh for signing and notarization: SIGN_IDENTITY, NOTARY_PROFILE; BIN= skips the build).
+bundle:
+	bundle/macos.sh
+
+# `make install`: on macOS the .app into $(APPLICATIONS); elsewhere the binary, the menu entry and
+# the icons under $(PREFIX) (default ~/.local, no root needed; DESTDIR for packagers). BIN= installs
+# a binary you built instead of building the release one. `make uninstall` removes exactly those.
+PREFIX ?= $(HOME)/.local
+APPLICATIONS ?= /Applications
+APP_BUNDLE := target/bundle/Serve Doctor.app
+
+ifeq ($(shell uname -s),Darwin)
+install: bundle
+	rm -rf "$(APPLICATIONS)/Serve Doctor.app"
+	ditto "$(APP_BUNDLE)" "$(APPLICATIONS)/Serve Doctor.app"
+	@echo "installed $(APPLICATIONS)/Serve Doctor.app; open it with: open -a 'Serve Doctor'"
+
+uninstall:
+	rm -rf "$(APPLICATIONS)/Serve Doctor.app"
+else
+install:
+	@if [ -z "$(BIN)" ]; then $(CARGO) build --release; fi
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" BIN="$(or $(BIN),target/release/serve-doctor)" bundle/linux/install.sh install
+
+uninstall:
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" bundle/linux/install.sh uninstall
+endif

@@ -6,11 +6,13 @@
 //! concurrently and stops as soon as the verdict is certain.
 #![forbid(unsafe_code)]
 
+pub mod autostart;
 pub mod config;
 pub mod diagnosis;
 pub mod engine;
 pub mod errors;
 pub mod fix;
+pub mod instance;
 pub mod logging;
 pub mod notify;
 pub mod probe;

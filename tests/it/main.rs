@@ -5,6 +5,7 @@ mod support;
 mod diagnose;
 mod fix;
 mod localapi;
+mod packaging;
 mod probe;
 mod readme;
 mod route;
