@@ -6,6 +6,8 @@ APT_PACKAGES := libgtk-3-dev libdbus-1-dev libayatana-appindicator3-1 \
 MAC_TARGET := aarch64-apple-darwin
 
 .PHONY: deps run test lint icons check-macos unit e2e bench
+# bundle/ is also a directory: without .PHONY, `make bundle` would be "up to date".
+.PHONY: app-icons bundle install uninstall
 
 # System packages (Debian/Ubuntu; nothing to install on macOS) and the macOS Rust target for the
 # type-check. Skips apt when everything is already there.
@@ -34,6 +36,10 @@ check-macos:
 icons:
 	$(CARGO) run -q --example draw_icons -- --check
 
+# The committed app icon (resources/AppIcon.icns, resources/hicolor) must match the tray artwork.
+app-icons:
+	$(CARGO) run -q --example draw_icons -- --app-icon --check
+
 unit:
 	$(CARGO) test -q
 
@@ -41,7 +47,7 @@ unit:
 e2e:
 	@set -e; for t in tests/e2e/*.sh; do echo "== $$t"; bash "$$t"; done
 
-test: deps lint check-macos icons unit e2e
+test: deps lint check-macos icons app-icons unit e2e
 
 # Numbers, not assertions: diagnose wall times (seed, healthy, LocalAPI vs CLI) and the tray's
 # idle CPU / RSS / spawns / time to icon.

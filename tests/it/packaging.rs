@@ -175,6 +175,20 @@ fn bundle_script_assembles_the_app_with_a_complete_info_plist() {
 }
 
 #[test]
+fn make_bundle_runs_the_script_although_bundle_is_a_directory() {
+    let out = run_ok(
+        Command::new("make")
+            .env_remove("MAKEFLAGS")
+            .env_remove("MFLAGS")
+            .env_remove("MAKELEVEL")
+            .args(["-n", "-C"])
+            .arg(root())
+            .arg("bundle"),
+    );
+    assert!(out.contains("bundle/macos.sh"), "{out}");
+}
+
+#[test]
 fn bundle_script_refuses_signing_it_cannot_do() {
     // Asking for a Developer ID where there is no codesign must fail loudly, not ship unsigned.
     if Command::new("codesign").arg("--help").output().is_ok() {
