@@ -7,6 +7,10 @@
 //! `MenuEvent::set_event_handler`, forwarded into the loop by the same proxy (polling the receiver
 //! would not wake a `ControlFlow::Wait` loop).
 //!
+//! Write actions and the desktop settings run on a second worker thread ([`actions`]), which
+//! answers through the same proxy ([`UserEvent::Act`]); a finished fix asks the monitor for a
+//! diagnosis at once.
+//!
 //! Nothing here may block: every handler is timed and one over 16 ms (a frame) is logged.
 
 use std::path::PathBuf;
@@ -18,6 +22,7 @@ use tokio::sync::mpsc;
 use tray_icon::menu::MenuEvent;
 use tray_icon::{TrayIcon, TrayIconBuilder, TrayIconEvent};
 
+use crate::tray::actions::{self, ActCmd, ActMsg, ActionsView};
 use crate::tray::history::Entry;
 use crate::tray::icons::{self, Look, Scale, Style};
 use crate::tray::menu::{self, Action, SettingsView};
@@ -28,11 +33,14 @@ use crate::tray::state::View;
 const SLOW: Duration = Duration::from_millis(16);
 /// How long a confirmation ("Copied …") stays in the menu.
 const MESSAGE_FOR: Duration = Duration::from_secs(30);
+/// How often rebuilding the menu reads the login item back.
+const LOGIN_REREAD: Duration = Duration::from_secs(3);
 
 #[derive(Debug)]
 pub enum UserEvent {
     Menu(MenuEvent),
     Ui(UiMsg),
+    Act(ActMsg),
 }
 
 /// The monitor's handle to the UI: the event-loop proxy.
@@ -58,6 +66,12 @@ pub struct Setup<D> {
     /// one behind).
     pub icon_dir: Option<PathBuf>,
     pub started: Instant,
+    /// What the actions worker needs (flags, config path, data dir).
+    pub actions: actions::Context,
+    /// Where the logs are, for "Reveal logs".
+    pub logs_dir: Option<PathBuf>,
+    /// The single-instance lock, held until the process ends.
+    pub instance: Option<crate::instance::InstanceLock>,
 }
 
 /// Runs the app until "Quit" (or SIGTERM/SIGINT). Does not return.
@@ -81,8 +95,21 @@ pub fn run<D: Diagnoser + 'static>(setup: Setup<D>) -> ! {
     TrayIconEvent::set_event_handler(Some(|_e: TrayIconEvent| {}));
 
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let act_proxy = proxy.clone();
+    let act_tx = actions::spawn(setup.actions.clone(), move |m| {
+        let _ = act_proxy.send_event(UserEvent::Act(m));
+    });
     let ui = AppUi(proxy);
     spawn_worker(setup.monitor, ui, cmd_rx);
+    let acts = ActionsView {
+        backups_dir: setup
+            .actions
+            .data_dir
+            .as_deref()
+            .map(crate::fix::backup::dir),
+        logs_dir: setup.logs_dir,
+        ..ActionsView::default()
+    };
 
     let mut app = App {
         tray: None,
@@ -93,6 +120,10 @@ pub fn run<D: Diagnoser + 'static>(setup: Setup<D>) -> ! {
         message: None,
         clipboard: None,
         cmd: cmd_tx,
+        act: act_tx,
+        acts,
+        login_read_at: None,
+        _instance: setup.instance,
         look: None,
         tooltip: String::new(),
         icon_dir: setup.icon_dir,
@@ -118,6 +149,17 @@ pub fn run<D: Diagnoser + 'static>(setup: Setup<D>) -> ! {
             Event::UserEvent(UserEvent::Ui(msg)) => {
                 app.on_msg(msg, control_flow);
                 "update"
+            }
+            Event::UserEvent(UserEvent::Act(msg)) => {
+                app.on_act(msg);
+                "action"
+            }
+            // macOS: the app was opened again (Finder, Spotlight) while running. The second
+            // process never gets this far (the instance lock); this is the first one: check.
+            Event::Reopen { .. } => {
+                app.send(Cmd::DiagnoseNow);
+                app.refresh_menu();
+                "reopen"
             }
             _ => return,
         };
@@ -214,6 +256,13 @@ struct App {
     /// lose what we copied (and the drop itself stalls ~100 ms).
     clipboard: Option<arboard::Clipboard>,
     cmd: mpsc::UnboundedSender<Cmd>,
+    /// The actions worker, and what the menu shows of it.
+    act: mpsc::UnboundedSender<ActCmd>,
+    acts: ActionsView,
+    /// When the login item was last asked for.
+    login_read_at: Option<Instant>,
+    /// Released when the process ends (the event loop never returns).
+    _instance: Option<crate::instance::InstanceLock>,
     /// What the icon shows, so it is only replaced when that changes (on Linux every replacement
     /// writes a PNG file).
     look: Option<(Look, Style)>,
@@ -304,11 +353,23 @@ impl App {
         if self.message_expires().is_some_and(|t| t <= Instant::now()) {
             self.message = None;
         }
+        // The login item's check mark is read back from the system whenever the menu is rebuilt
+        // (at most every few seconds, off this thread): the user may have changed it in System
+        // Settings or removed the autostart file by hand.
+        if !self.acts.login_busy
+            && self
+                .login_read_at
+                .is_none_or(|t| t.elapsed() >= LOGIN_REREAD)
+        {
+            self.login_read_at = Some(Instant::now());
+            let _ = self.act.send(ActCmd::ReadLogin);
+        }
         let model = menu::build(menu::Input {
             view: &self.view,
             history: &self.history,
             settings: &self.settings,
             message: self.message.as_ref().map(|m| m.0.as_str()),
+            actions: &self.acts,
             now: chrono::Local::now().fixed_offset(),
         });
         // Always sync, even when the model is unchanged: GTK and AppKit toggle a check item on
@@ -371,8 +432,40 @@ impl App {
                 }
                 None
             }
-            Action::Write(id) => {
-                self.say(format!("{id}: coming in a later version"));
+            Action::Write(kind) => {
+                if let Some(c) = self.acts.pick(kind) {
+                    self.act_send(c);
+                }
+                None
+            }
+            Action::ConfirmWrite => {
+                if let Some(c) = self.acts.confirm() {
+                    self.act_send(c);
+                }
+                None
+            }
+            Action::CancelWrite => {
+                self.acts.cancel();
+                None
+            }
+            Action::DismissOutcome => {
+                self.acts.dismiss();
+                None
+            }
+            Action::SetLaunchAtLogin(on) => {
+                if let Some(c) = self.acts.set_login(on) {
+                    self.act_send(c);
+                }
+                None
+            }
+            Action::RevealLogs => {
+                if let Some(dir) = self.acts.logs_dir.clone() {
+                    self.act_send(ActCmd::Reveal(dir));
+                }
+                None
+            }
+            Action::Reveal(path) => {
+                self.act_send(ActCmd::Reveal(path));
                 None
             }
             Action::SetInterval(s) => Some(Cmd::SetInterval(s)),
@@ -382,10 +475,64 @@ impl App {
             Action::OpenConfig => Some(Cmd::OpenConfig),
             Action::Quit => return self.quit(control_flow),
         };
-        if let Some(c) = cmd
-            && self.cmd.send(c).is_err()
-        {
+        if let Some(c) = cmd {
+            self.send(c);
+        }
+        self.refresh_menu();
+    }
+
+    fn send(&mut self, c: Cmd) {
+        if self.cmd.send(c).is_err() {
             self.say("The monitor is not running: see the log");
+        }
+    }
+
+    fn act_send(&mut self, c: ActCmd) {
+        if self.act.send(c).is_err() {
+            self.say("Actions are not available: see the log");
+        }
+    }
+
+    fn on_act(&mut self, msg: ActMsg) {
+        match msg {
+            ActMsg::Planned { kind, result } => {
+                match &result {
+                    Ok(r) => log::info!(
+                        "{}: plan {:?} ({} commands, removes {}): {}",
+                        kind.title(),
+                        r.outcome,
+                        r.plan.commands.len(),
+                        r.plan.removes.len(),
+                        r.message
+                    ),
+                    Err(e) => log::warn!("{}: cannot plan: {e}", kind.title()),
+                }
+                self.acts.planned(kind, result);
+            }
+            ActMsg::Finished { kind, result } => {
+                self.acts.finished(kind, result);
+                // Whatever happened, show the real state now, not at the next poll.
+                self.send(Cmd::DiagnoseNow);
+            }
+            ActMsg::Login(state) => {
+                if self.acts.login.as_ref() != Some(&state) {
+                    match &state {
+                        Ok(on) => log::info!("launch at login: {} (read back)", onoff(*on)),
+                        Err(e) => log::warn!("launch at login: {e}"),
+                    }
+                }
+                self.acts.login_read(state);
+            }
+            ActMsg::NewestBackup(p) => self.acts.newest_backup = p,
+            ActMsg::RevealFailed { path, error } => {
+                let shown = path.display().to_string();
+                match self.copy(&shown) {
+                    Ok(()) => self.say(format!(
+                        "Nothing could show {shown}: its path is on the clipboard"
+                    )),
+                    Err(e) => self.say(format!("Nothing could show {shown} ({error}; {e})")),
+                }
+            }
         }
         self.refresh_menu();
     }
@@ -406,6 +553,10 @@ impl App {
         self.tray = None;
         *control_flow = ControlFlow::Exit;
     }
+}
+
+fn onoff(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
 }
 
 /// The builder with the icon, as a template image where that exists (macOS).

@@ -4,9 +4,11 @@
 //! event loop looks up what a click means through the item's id ([`Model::action`]). Keeping the
 //! model pure is what lets every line of the menu be a unit test.
 //!
-//! Write actions (recreate serve, HTTP fallback, Funnel, …) belong to a later issue. Their place is
-//! kept: when a diagnosis offers one, the model contains it as a **disabled** item labelled
-//! "(coming soon)" carrying [`Action::Write`]; flipping [`WRITE_ACTIONS_ENABLED`] enables them.
+//! Write actions (recreate serve, HTTP fallback, Funnel, restore a backup) carry
+//! [`Action::Write`]. Their confirmation is part of the menu, built here from
+//! [`ActionsView`]: the plan's exact commands, what they remove, where the backup goes, then
+//! "Run these commands" and "Cancel". While a plan is read or a fix runs every write item is
+//! disabled, so two never run at once.
 
 use std::path::PathBuf;
 
@@ -14,11 +16,10 @@ use chrono::Datelike;
 
 use crate::config::IconStyle;
 use crate::diagnosis::{Cause, CheckStatus, Diagnosis, Fix, FixId, Health};
+use crate::fix::Outcome;
+use crate::tray::actions::{ActionsView, Phase, WriteKind};
 use crate::tray::history::Entry;
 use crate::tray::state::{View, Wall};
-
-/// The write actions are not implemented yet: shown, disabled, "(coming soon)".
-pub const WRITE_ACTIONS_ENABLED: bool = false;
 
 /// Menus wider than this are hard to read; evidence is cut with an ellipsis.
 const MAX_LABEL: usize = 76;
@@ -45,8 +46,20 @@ pub enum Action {
     },
     /// Copy the Markdown report of the diagnosis on show.
     CopyReport,
-    /// A state-changing fix (later issue).
-    Write(FixId),
+    /// A state-changing fix: read its plan and show it for confirmation.
+    Write(WriteKind),
+    /// "Run these commands" under the plan on show.
+    ConfirmWrite,
+    /// "Cancel" under the plan.
+    CancelWrite,
+    /// Hide the last action's outcome lines.
+    DismissOutcome,
+    /// Turn launching at login on or off (the check mark follows the read-back).
+    SetLaunchAtLogin(bool),
+    /// Show the logs folder in the file manager.
+    RevealLogs,
+    /// Show this file (a backup) in the file manager.
+    Reveal(PathBuf),
     SetInterval(u64),
     SetPort(Option<u16>),
     SetNotifications(bool),
@@ -227,6 +240,8 @@ pub struct Input<'a> {
     pub settings: &'a SettingsView,
     /// A short-lived confirmation ("Copied …", "No browser: URL copied").
     pub message: Option<&'a str>,
+    /// Write actions in progress, their last outcome, and the desktop settings' state.
+    pub actions: &'a ActionsView,
     pub now: Wall,
 }
 
@@ -237,6 +252,7 @@ pub fn build(input: Input<'_>) -> Model {
         history,
         settings,
         message,
+        actions,
         now,
     } = input;
     let d = view.diagnosis.as_ref();
@@ -305,20 +321,36 @@ pub fn build(input: Input<'_>) -> Model {
         Node::act("diagnose", "Diagnose now", Action::DiagnoseNow)
     });
 
-    // 4. Fixes for the current cause, first one first, then the report.
+    // 4. The write action in progress (its plan to confirm, or its outcome), then the fixes for
+    //    the current cause, first one first, then the other serve actions and the report.
+    let write_ok = !actions.busy();
     let mut fixes: Vec<Node> = Vec::new();
     if let Some(fix) = &view.offer_recreate {
-        fixes.extend(fix_items("offer", fix, true));
+        fixes.extend(fix_items("offer", fix, write_ok));
     }
     if let Some(d) = d
         && d.health != Health::Green
     {
         for (i, fix) in d.fixes.iter().enumerate() {
-            fixes.extend(fix_items(&format!("fix.{i}"), fix, false));
+            fixes.extend(fix_items(&format!("fix.{i}"), fix, write_ok));
         }
     }
     items.push(Node::Separator);
+    items.extend(action_section(actions));
+    let offered: Vec<WriteKind> = fixes
+        .iter()
+        .filter_map(|n| match n {
+            Node::Item {
+                action: Some(Action::Write(k)),
+                ..
+            } => Some(*k),
+            _ => None,
+        })
+        .collect();
     items.extend(fixes);
+    if let Some(more) = more_actions(view, actions, &offered) {
+        items.push(more);
+    }
     items.push(Node::Item {
         id: "report.copy".into(),
         label: "Copy report (Markdown)".into(),
@@ -364,7 +396,7 @@ pub fn build(input: Input<'_>) -> Model {
         id: "settings".into(),
         label: "Settings".into(),
         enabled: true,
-        children: settings_items(settings, d),
+        children: settings_items(settings, d, actions),
     });
 
     // 7. Quit.
@@ -458,15 +490,17 @@ pub fn when(t: Wall, now: Wall) -> String {
     }
 }
 
-fn is_write(id: FixId) -> bool {
-    matches!(
-        id,
-        FixId::RecreateServe
-            | FixId::ConfigureServe
-            | FixId::ServeHttps
-            | FixId::HttpFallback
-            | FixId::Funnel
-    )
+/// The write action a diagnosis fix stands for. Configuring serve from nothing and switching
+/// plain HTTP to HTTPS are both "reset, then `serve --bg --https`": recreate.
+fn write_kind(id: FixId) -> Option<WriteKind> {
+    match id {
+        FixId::RecreateServe | FixId::ConfigureServe | FixId::ServeHttps => {
+            Some(WriteKind::Recreate { keep_others: false })
+        }
+        FixId::HttpFallback => Some(WriteKind::HttpFallback),
+        FixId::Funnel => Some(WriteKind::FunnelOn),
+        _ => None,
+    }
 }
 
 fn write_label(fix: &Fix) -> String {
@@ -480,34 +514,16 @@ fn write_label(fix: &Fix) -> String {
     }
 }
 
-/// The menu items for one fix.
-fn fix_items(prefix: &str, fix: &Fix, offer: bool) -> Vec<Node> {
+/// The menu items for one fix; write actions are enabled when `write_ok` (none in progress).
+fn fix_items(prefix: &str, fix: &Fix, write_ok: bool) -> Vec<Node> {
     let id = format!("{prefix}.{}", fix.id);
-    if is_write(fix.id) {
-        let mut out = vec![Node::Item {
-            id: id.clone(),
-            label: if WRITE_ACTIONS_ENABLED {
-                write_label(fix)
-            } else {
-                format!("{} (coming soon)", write_label(fix))
-            },
-            enabled: WRITE_ACTIONS_ENABLED,
-            action: Some(Action::Write(fix.id)),
+    if let Some(kind) = write_kind(fix.id) {
+        return vec![Node::Item {
+            id,
+            label: write_label(fix),
+            enabled: write_ok,
+            action: Some(Action::Write(kind)),
         }];
-        // Until the write actions exist, the command is the next best thing.
-        if let Some(cmd) = &fix.command
-            && offer
-        {
-            out.push(Node::act(
-                format!("{id}.copy"),
-                "Copy recreate-serve command",
-                Action::Copy {
-                    what: "recreate-serve command".into(),
-                    text: cmd.clone(),
-                },
-            ));
-        }
-        return out;
     }
     let node = match (fix.id, &fix.url, &fix.command) {
         (FixId::OpenAdminDns, Some(url), _) => Node::act(
@@ -547,8 +563,33 @@ fn fix_items(prefix: &str, fix: &Fix, offer: bool) -> Vec<Node> {
     vec![node]
 }
 
-fn settings_items(s: &SettingsView, d: Option<&Diagnosis>) -> Vec<Node> {
+fn settings_items(s: &SettingsView, d: Option<&Diagnosis>, a: &ActionsView) -> Vec<Node> {
     let mut out = Vec::new();
+
+    // Launch at login: the check mark is what the system says, read back after every toggle.
+    let (checked, problem) = match &a.login {
+        Some(Ok(on)) => (*on, None),
+        Some(Err(e)) => (false, Some(e)),
+        None => (false, None),
+    };
+    out.push(Node::check(
+        "settings.login",
+        if a.login_busy {
+            "Launch at login (changing…)"
+        } else {
+            "Launch at login"
+        },
+        a.login.is_some() && !a.login_busy,
+        checked,
+        Action::SetLaunchAtLogin(!checked),
+    ));
+    if let Some(e) = problem {
+        out.push(Node::info(
+            "settings.login.problem",
+            format!("⚠ Launch at login: {e}"),
+        ));
+    }
+    out.push(Node::Separator);
 
     // Backend port.
     let effective = match (s.port_flag, d) {
@@ -665,7 +706,252 @@ fn settings_items(s: &SettingsView, d: Option<&Diagnosis>) -> Vec<Node> {
         "Open config file",
         Action::OpenConfig,
     ));
+    out.push(Node::Item {
+        id: "settings.logs".into(),
+        label: "Reveal logs".into(),
+        enabled: a.logs_dir.is_some(),
+        action: Some(Action::RevealLogs),
+    });
     out
+}
+
+/// Causes where tailscaled answers and the node is up, so the serve config can be changed.
+fn serve_writable(cause: Cause) -> bool {
+    !matches!(
+        cause,
+        Cause::TailscaleNotFound
+            | Cause::DaemonUnreachable
+            | Cause::StatusUnparseable
+            | Cause::Stopped
+            | Cause::NeedsLogin
+            | Cause::NeedsApproval
+    )
+}
+
+/// "Serve actions": the write actions the current cause did not already offer, where they apply.
+/// Funnel needs a working certificate (it serves the same one), so it is offered only when
+/// HTTPS works; turning it off, recreating and restoring need serve to be reachable at all.
+fn more_actions(view: &View, a: &ActionsView, offered: &[WriteKind]) -> Option<Node> {
+    let cause = view.cause?;
+    if !serve_writable(cause) {
+        return None;
+    }
+    let cert_works = matches!(
+        cause,
+        Cause::Healthy | Cause::BackendDown | Cause::BackendNotResponding | Cause::CertExpiring
+    );
+    let configured = cause != Cause::ServeNotConfigured;
+    let mut kids = Vec::new();
+    let mut add = |kind: WriteKind, id: &str, label: String, applies: bool| {
+        if applies && !offered.contains(&kind) {
+            kids.push(Node::Item {
+                id: format!("more.{id}"),
+                label,
+                enabled: !a.busy(),
+                action: Some(Action::Write(kind)),
+            });
+        }
+    };
+    add(
+        WriteKind::Recreate { keep_others: false },
+        "recreate",
+        "Recreate serve…".into(),
+        true,
+    );
+    add(
+        WriteKind::FunnelOn,
+        "funnel_on",
+        "Turn on Funnel (public on the internet)…".into(),
+        cert_works,
+    );
+    add(
+        WriteKind::FunnelOff,
+        "funnel_off",
+        "Turn off Funnel (tailnet only)…".into(),
+        configured,
+    );
+    let newest = a.newest_backup.as_ref().map(|p| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    add(
+        WriteKind::Restore,
+        "restore",
+        clip(&format!(
+            "Restore last backup… ({})",
+            newest.as_deref().unwrap_or("")
+        )),
+        newest.is_some(),
+    );
+    (!kids.is_empty()).then(|| Node::Sub {
+        id: "more".into(),
+        label: "Serve actions".into(),
+        enabled: true,
+        children: kids,
+    })
+}
+
+/// The write action in progress: the plan to confirm, the "running" line, or the outcome.
+fn action_section(a: &ActionsView) -> Vec<Node> {
+    let mut out = Vec::new();
+    match &a.phase {
+        Phase::Idle => {}
+        Phase::Planning(kind) => {
+            out.push(Node::info(
+                "write.planning",
+                format!("{}: reading the current config…", kind.title()),
+            ));
+            out.push(Node::act("write.cancel", "Cancel", Action::CancelWrite));
+            out.push(Node::Separator);
+        }
+        Phase::Confirm {
+            kind,
+            plan,
+            replanned,
+        } => {
+            out.push(Node::info(
+                "write.title",
+                if *replanned {
+                    format!(
+                        "{}: the serve config changed — this is the new plan, nothing ran:",
+                        kind.title()
+                    )
+                } else {
+                    format!("{}: confirm — nothing has changed yet", kind.title())
+                },
+            ));
+            out.push(Node::info("write.runs", "Runs:"));
+            for (i, c) in plan.commands.iter().enumerate() {
+                push_wrapped(&mut out, &format!("write.cmd.{i}"), "  $ ", c, 4);
+            }
+            if plan.removes.is_empty() {
+                out.push(Node::info("write.removes", "Removes nothing"));
+            } else {
+                out.push(Node::info("write.removes", "Removes:"));
+                for (i, r) in plan.removes.iter().enumerate() {
+                    push_wrapped(&mut out, &format!("write.rm.{i}"), "  – ", r, 3);
+                }
+            }
+            match &a.backups_dir {
+                Some(dir) => push_wrapped(
+                    &mut out,
+                    "write.backup",
+                    "",
+                    &format!("Backs up the current config first, to {}", tilde(dir)),
+                    2,
+                ),
+                None => out.push(Node::info(
+                    "write.backup",
+                    "⚠ No data directory: the backup cannot be written, so it will not run",
+                )),
+            }
+            for (i, n) in plan.notes.iter().enumerate() {
+                push_wrapped(&mut out, &format!("write.note.{i}"), "Note: ", n, 3);
+            }
+            for (i, u) in plan.undo.iter().enumerate() {
+                push_wrapped(&mut out, &format!("write.undo.{i}"), "Undo: ", u, 2);
+            }
+            out.push(Node::act(
+                "write.run",
+                "Run these commands",
+                Action::ConfirmWrite,
+            ));
+            let others = plan.removes.len() > 1;
+            if *kind == (WriteKind::Recreate { keep_others: false }) && others {
+                out.push(Node::act(
+                    "write.keep_others",
+                    "Keep the other entries instead (show that plan)…",
+                    Action::Write(WriteKind::Recreate { keep_others: true }),
+                ));
+            }
+            out.push(Node::act("write.cancel", "Cancel", Action::CancelWrite));
+            out.push(Node::Separator);
+        }
+        Phase::Running(kind) => {
+            out.push(Node::info("write.running", kind.running()));
+            out.push(Node::Separator);
+        }
+    }
+    if let Some(o) = &a.outcome {
+        let (sym, word) = match o.outcome {
+            Outcome::Done => ("✓", "done"),
+            Outcome::Planned => ("…", "planned"),
+            Outcome::Refused => ("⚠", "refused"),
+            Outcome::Failed => ("✗", "failed"),
+            Outcome::Busy => ("⚠", "busy"),
+        };
+        let text = if o.message.is_empty() {
+            format!("{sym} {}: {word}", o.kind.title())
+        } else {
+            format!("{sym} {}: {word} — {}", o.kind.title(), o.message)
+        };
+        for (i, line) in wrap(&text, MAX_LABEL, 4).into_iter().enumerate() {
+            out.push(Node::info(format!("write.outcome.{i}"), line));
+        }
+        if let Some(b) = &o.backup {
+            out.push(Node::act(
+                "write.backup_saved",
+                clip(&format!("Backup: {}", tilde(b))),
+                Action::Reveal(b.clone()),
+            ));
+        }
+        if let Some(url) = &o.consent_url {
+            out.push(Node::act(
+                "write.consent",
+                "Open consent page…",
+                Action::OpenUrl {
+                    url: url.clone(),
+                    admin: true,
+                },
+            ));
+        }
+        out.push(Node::act(
+            "write.dismiss",
+            "Dismiss",
+            Action::DismissOutcome,
+        ));
+        out.push(Node::Separator);
+    }
+    out
+}
+
+/// `text` word-wrapped to the menu's width as information lines `id.0`, `id.1`, … (a command
+/// or a URL must be readable in full, not cut at the first line).
+fn push_wrapped(out: &mut Vec<Node>, id: &str, prefix: &str, text: &str, max: usize) {
+    // Continuation lines are indented two more than the prefix.
+    let width = MAX_LABEL - prefix.chars().count() - 2;
+    for (j, line) in wrap_hard(text, width, max).into_iter().enumerate() {
+        let lead = if j == 0 {
+            prefix.to_string()
+        } else {
+            " ".repeat(prefix.chars().count() + 2)
+        };
+        out.push(Node::info(format!("{id}.{j}"), format!("{lead}{line}")));
+    }
+}
+
+/// Like [`wrap`], but a word longer than the line (a URL, a path) is split instead of cut.
+fn wrap_hard(s: &str, width: usize, max: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut words = Vec::new();
+    for w in s.split_whitespace() {
+        let chars: Vec<char> = w.chars().collect();
+        for chunk in chars.chunks(width) {
+            words.push(chunk.iter().collect::<String>());
+        }
+    }
+    wrap(&words.join(" "), width, max)
+}
+
+/// A path with the home directory shown as `~`, so it fits the menu.
+fn tilde(p: &std::path::Path) -> String {
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty())
+        && let Ok(rest) = p.strip_prefix(&home)
+    {
+        return format!("~/{}", rest.display());
+    }
+    p.display().to_string()
 }
 
 fn duration_label(secs: u64) -> String {
@@ -738,12 +1024,21 @@ mod tests {
         d
     }
 
+    static NO_ACTIONS: std::sync::LazyLock<ActionsView> =
+        std::sync::LazyLock::new(|| ActionsView {
+            login: Some(Ok(false)),
+            backups_dir: Some("/home/me/.local/share/serve-doctor/backups".into()),
+            logs_dir: Some("/home/me/.local/state/serve-doctor".into()),
+            ..ActionsView::default()
+        });
+
     fn input<'a>(v: &'a View, h: &'a [Entry], s: &'a SettingsView) -> Input<'a> {
         Input {
             view: v,
             history: h,
             settings: s,
             message: None,
+            actions: &NO_ACTIONS,
             now: wall(15, 0, 0),
         }
     }
@@ -761,6 +1056,7 @@ mod tests {
                 "✓ Tailscale reachable: /usr/bin/tailscale 1.80.0",
                 "✓ HTTPS certificates on: CertDomains: laptop.tail1234.ts.net",
                 "Diagnose now",
+                "Serve actions",
                 "Copy report (Markdown)",
                 "History",
                 "Settings",
@@ -801,7 +1097,7 @@ mod tests {
             .unwrap();
         let http = l
             .iter()
-            .position(|x| *x == "Serve over plain HTTP instead… (coming soon)")
+            .position(|x| *x == "Serve over plain HTTP instead…")
             .unwrap();
         let report = l
             .iter()
@@ -822,16 +1118,11 @@ mod tests {
                 text: "ssh -N -L 18080:127.0.0.1:18080 me@laptop.tail1234.ts.net".into()
             })
         );
-        // Reserved write action: in the model, disabled, does nothing yet.
-        assert!(matches!(
-            m.find("fix.2.http_fallback"),
-            Some(Node::Item {
-                enabled: false,
-                action: Some(Action::Write(FixId::HttpFallback)),
-                ..
-            })
-        ));
-        assert_eq!(m.action("fix.2.http_fallback"), None);
+        // Write actions are enabled and ask for their plan first.
+        assert_eq!(
+            m.action("fix.2.http_fallback"),
+            Some(&Action::Write(WriteKind::HttpFallback))
+        );
     }
 
     #[test]
@@ -1001,14 +1292,14 @@ mod tests {
         let m = build(input(&v, &[], &s));
         let l = labels(&m);
         assert!(l.contains(&"✓ HTTPS certificates work now: serve is healthy."));
-        assert!(l.contains(&"Recreate serve… (coming soon)"));
+        assert!(l.contains(&"Recreate serve…"));
         assert_eq!(
-            m.action("offer.recreate_serve.copy"),
-            Some(&Action::Copy {
-                what: "recreate-serve command".into(),
-                text: "tailscale serve reset && tailscale serve --bg 18080".into()
-            })
+            m.action("offer.recreate_serve"),
+            Some(&Action::Write(WriteKind::Recreate { keep_others: false }))
         );
+        // Not offered twice: the "Serve actions" submenu leaves recreate out.
+        assert!(m.find("more.recreate").is_none());
+        assert!(m.find("more.funnel_on").is_some());
     }
 
     #[test]
@@ -1087,5 +1378,321 @@ mod tests {
             when(wall(14, 2, 0) - chrono::Duration::days(400), now),
             "7 Apr 2024 14:02"
         );
+    }
+
+    fn with_actions<'a>(i: Input<'a>, a: &'a ActionsView) -> Input<'a> {
+        Input { actions: a, ..i }
+    }
+
+    /// Every write item in the model and whether it is enabled.
+    fn write_items(m: &Model) -> Vec<(String, bool)> {
+        fn walk(nodes: &[Node], out: &mut Vec<(String, bool)>) {
+            for n in nodes {
+                match n {
+                    Node::Item {
+                        id,
+                        enabled,
+                        action: Some(Action::Write(_)),
+                        ..
+                    } => out.push((id.clone(), *enabled)),
+                    Node::Sub { children, .. } => walk(children, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&m.items, &mut out);
+        out
+    }
+
+    const RECREATE: WriteKind = WriteKind::Recreate { keep_others: false };
+
+    fn confirming() -> ActionsView {
+        let mut a = NO_ACTIONS.clone();
+        a.pick(RECREATE);
+        a.planned(RECREATE, Ok(crate::tray::actions::tests::planned()));
+        a
+    }
+
+    #[test]
+    fn picking_a_write_action_shows_its_plan_with_run_and_cancel() {
+        let v = view(https_off());
+        let s = SettingsView::default();
+        // While the plan is read: a line, Cancel, and every write item disabled.
+        let mut a = NO_ACTIONS.clone();
+        a.pick(WriteKind::HttpFallback);
+        let m = build(with_actions(input(&v, &[], &s), &a));
+        assert_eq!(
+            m.find("write.planning").and_then(Node::label),
+            Some("Serve over plain HTTP: reading the current config…")
+        );
+        assert_eq!(m.action("write.cancel"), Some(&Action::CancelWrite));
+        assert!(write_items(&m).iter().all(|(_, on)| !on));
+
+        let a = confirming();
+        let m = build(with_actions(input(&v, &[], &s), &a));
+        let l = labels(&m);
+        let at = |x: &str| {
+            l.iter()
+                .position(|y| *y == x)
+                .unwrap_or_else(|| panic!("{x} in {l:#?}"))
+        };
+        let title = at("Recreate serve: confirm — nothing has changed yet");
+        assert!(at("Diagnose now") < title, "the plan follows Diagnose now");
+        assert!(
+            title < at("Open admin console (DNS)…"),
+            "…and leads the fixes"
+        );
+        // The exact commands, every entry the reset removes, the backup location.
+        for line in [
+            "  $ tailscale serve reset",
+            "  $ tailscale serve --bg --https=443 http://127.0.0.1:18080",
+            "Removes:",
+            "  – https://box.tail1234.ts.net/ → proxy http://127.0.0.1:18080",
+            "  – https://box.tail1234.ts.net:8443/docs → path /srv/docs",
+            "  – Funnel (public access) for https://box.tail1234.ts.net:443",
+            "Undo: serve-doctor fix restore --yes",
+            "Run these commands",
+            "Cancel",
+        ] {
+            at(line);
+        }
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with("Backs up the current config first, to"))
+        );
+        assert!(at("Runs:") < at("Removes:") && at("Removes:") < at("Run these commands"));
+        assert!(at("Run these commands") < at("Cancel"));
+        assert_eq!(m.action("write.run"), Some(&Action::ConfirmWrite));
+        assert_eq!(m.action("write.cancel"), Some(&Action::CancelWrite));
+        // Other entries would be lost: offer the plan that keeps them.
+        assert_eq!(
+            m.action("write.keep_others"),
+            Some(&Action::Write(WriteKind::Recreate { keep_others: true }))
+        );
+        // Plan lines are information, never clickable.
+        assert_eq!(m.action("write.cmd.0.0"), None);
+    }
+
+    #[test]
+    fn long_commands_wrap_instead_of_being_cut() {
+        let v = view(https_off());
+        let s = SettingsView::default();
+        let mut a = NO_ACTIONS.clone();
+        a.pick(RECREATE);
+        let mut r = crate::tray::actions::tests::planned();
+        let long = format!(
+            "tailscale serve --bg --https=443 http://127.0.0.1:18080/{}",
+            "x".repeat(90)
+        );
+        r.plan.commands = vec![long.clone()];
+        a.planned(RECREATE, Ok(r));
+        let m = build(with_actions(input(&v, &[], &s), &a));
+        let shown: String = (0..4)
+            .filter_map(|j| m.find(&format!("write.cmd.0.{j}")).and_then(Node::label))
+            .map(|l| l.trim().trim_start_matches("$ "))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(!shown.contains('…'), "{shown}");
+        assert_eq!(shown.replace(' ', ""), long.replace(' ', ""));
+    }
+
+    #[test]
+    fn while_a_fix_runs_every_write_item_is_disabled() {
+        let mut v = view(https_off());
+        v.offer_recreate = v.diagnosis.as_ref().unwrap().fixes.first().cloned();
+        let s = SettingsView::default();
+        let mut a = confirming();
+        a.newest_backup = Some("/b/serve-20250101-box.json".into());
+        let before = build(with_actions(input(&v, &[], &s), &a));
+        assert!(write_items(&before).iter().any(|(_, on)| *on));
+        a.confirm();
+        let m = build(with_actions(input(&v, &[], &s), &a));
+        assert_eq!(
+            m.find("write.running").and_then(Node::label),
+            Some("Recreating serve…")
+        );
+        let items = write_items(&m);
+        assert!(items.len() >= 3, "{items:?}");
+        assert!(items.iter().all(|(_, on)| !on), "{items:?}");
+        assert!(m.find("write.run").is_none() && m.find("write.cancel").is_none());
+    }
+
+    #[test]
+    fn the_outcome_line_names_the_result_and_the_backup() {
+        let v = view(diag(Cause::Healthy));
+        let s = SettingsView::default();
+        let mut a = confirming();
+        a.confirm();
+        let mut r = crate::tray::actions::tests::report(Outcome::Done);
+        r.message = "serve recreated for box.tail1234.ts.net".into();
+        r.backup = Some("/home/me/.local/share/serve-doctor/backups/serve-1.json".into());
+        a.finished(RECREATE, crate::tray::actions::RunResult::Report(r));
+        let m = build(with_actions(input(&v, &[], &s), &a));
+        assert_eq!(
+            m.find("write.outcome.0").and_then(Node::label),
+            Some("✓ Recreate serve: done — serve recreated for box.tail1234.ts.net")
+        );
+        assert_eq!(
+            m.action("write.backup_saved"),
+            Some(&Action::Reveal(
+                "/home/me/.local/share/serve-doctor/backups/serve-1.json".into()
+            ))
+        );
+        assert!(m.find("write.consent").is_none());
+        assert_eq!(m.action("write.dismiss"), Some(&Action::DismissOutcome));
+        assert!(write_items(&m).iter().all(|(_, on)| *on), "writable again");
+
+        // Failed, with the consent page the CLI printed.
+        let mut a = confirming();
+        a.confirm();
+        let mut r = crate::tray::actions::tests::report(Outcome::Failed);
+        r.message = "the commands ran but the change is not in place".into();
+        r.consent_url = Some("https://login.tailscale.com/f/serve?node=abc".into());
+        a.finished(RECREATE, crate::tray::actions::RunResult::Report(r));
+        let m = build(with_actions(input(&v, &[], &s), &a));
+        assert!(
+            m.find("write.outcome.0")
+                .and_then(Node::label)
+                .is_some_and(|l| l.starts_with("✗ Recreate serve: failed — the commands ran"))
+        );
+        assert_eq!(
+            m.action("write.consent"),
+            Some(&Action::OpenUrl {
+                url: "https://login.tailscale.com/f/serve?node=abc".into(),
+                admin: true
+            })
+        );
+        assert_eq!(
+            m.find("write.consent").and_then(Node::label),
+            Some("Open consent page…")
+        );
+
+        // Refused before anything changed: said, no backup item.
+        let mut a = NO_ACTIONS.clone();
+        a.pick(WriteKind::FunnelOn);
+        let mut r = crate::tray::actions::tests::report(Outcome::Busy);
+        r.message = "another fix is running".into();
+        a.planned(WriteKind::FunnelOn, Ok(r));
+        let m = build(with_actions(input(&v, &[], &s), &a));
+        assert_eq!(
+            m.find("write.outcome.0").and_then(Node::label),
+            Some("⚠ Turn on Funnel: busy — another fix is running")
+        );
+        assert!(m.find("write.backup_saved").is_none());
+    }
+
+    #[test]
+    fn serve_actions_apply_to_their_causes() {
+        let s = SettingsView::default();
+        let mut a = NO_ACTIONS.clone();
+        a.newest_backup = Some("/b/serve-20250101T000000Z-box.json".into());
+        let ids = |cause: Cause| {
+            let v = view(diag(cause));
+            let m = build(with_actions(input(&v, &[], &s), &a));
+            let mut ids: Vec<String> = m
+                .ids()
+                .into_iter()
+                .filter(|i| i.starts_with("more."))
+                .map(String::from)
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(
+            ids(Cause::Healthy),
+            [
+                "more.funnel_off",
+                "more.funnel_on",
+                "more.recreate",
+                "more.restore"
+            ]
+        );
+        // No certificate: Funnel cannot help (it serves the same one).
+        assert_eq!(
+            ids(Cause::CertIssuanceFailing),
+            ["more.funnel_off", "more.recreate", "more.restore"]
+        );
+        assert_eq!(
+            ids(Cause::ServeNotConfigured),
+            ["more.recreate", "more.restore"]
+        );
+        // Nothing can be written while Tailscale is down.
+        assert!(ids(Cause::Stopped).is_empty());
+        assert!(ids(Cause::DaemonUnreachable).is_empty());
+        a.newest_backup = None;
+        let v = view(diag(Cause::Healthy));
+        let m = build(with_actions(input(&v, &[], &s), &a));
+        assert!(m.find("more.restore").is_none(), "nothing to restore");
+        assert_eq!(
+            m.action("more.funnel_off"),
+            Some(&Action::Write(WriteKind::FunnelOff))
+        );
+    }
+
+    #[test]
+    fn launch_at_login_shows_what_the_system_says() {
+        let v = view(diag(Cause::Healthy));
+        let s = SettingsView::default();
+        let check = |a: &ActionsView| {
+            let m = build(with_actions(input(&v, &[], &s), a));
+            match m.find("settings.login") {
+                Some(Node::Check {
+                    checked, enabled, ..
+                }) => (*checked, *enabled, m.action("settings.login").cloned()),
+                other => panic!("{other:?}"),
+            }
+        };
+        let mut a = NO_ACTIONS.clone();
+        assert_eq!(
+            check(&a),
+            (false, true, Some(Action::SetLaunchAtLogin(true)))
+        );
+        // Toggled: waits for the read-back, then shows it.
+        a.set_login(true);
+        assert_eq!(check(&a), (false, false, None));
+        a.login_read(Ok(true));
+        assert_eq!(
+            check(&a),
+            (true, true, Some(Action::SetLaunchAtLogin(false)))
+        );
+        // The file went away behind our back: the next read-back un-ticks it.
+        a.login_read(Ok(false));
+        assert!(!check(&a).0);
+        // Not read yet: unticked and disabled.
+        a.login = None;
+        assert_eq!(check(&a), (false, false, None));
+        // A failure is a line, not fatal.
+        a.login_read(Err("no home directory".into()));
+        let m = build(with_actions(input(&v, &[], &s), &a));
+        assert_eq!(
+            m.find("settings.login.problem").and_then(Node::label),
+            Some("⚠ Launch at login: no home directory")
+        );
+        assert_eq!(m.action("settings.logs"), Some(&Action::RevealLogs));
+        a.logs_dir = None;
+        let m = build(with_actions(input(&v, &[], &s), &a));
+        assert_eq!(m.action("settings.logs"), None);
+    }
+
+    #[test]
+    fn ids_stay_unique_with_a_plan_and_an_outcome() {
+        let v = view(https_off());
+        let s = SettingsView::default();
+        let mut a = confirming();
+        a.outcome = Some(crate::tray::actions::Shown {
+            kind: RECREATE,
+            outcome: Outcome::Failed,
+            message: "x ".repeat(200),
+            backup: Some("/b".into()),
+            consent_url: Some("https://login.tailscale.com/f/serve".into()),
+        });
+        let m = build(with_actions(input(&v, &[], &s), &a));
+        let ids = m.ids();
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(ids.len(), sorted.len(), "{ids:?}");
+        assert!(labels(&m).iter().all(|l| l.chars().count() <= MAX_LABEL));
     }
 }

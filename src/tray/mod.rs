@@ -9,11 +9,14 @@
 //! - [`menu`]: the menu as plain data, built from state in one function; pure.
 //! - [`icons`]: which picture for which state, and the embedded PNGs.
 //! - [`history`]: the last 20 state changes, kept across restarts.
+//! - [`actions`]: the write actions (plan, confirm, run) and the desktop settings, their state as
+//!   plain data and the worker thread that carries them out.
 //! - `render` and `app`: the only code that touches muda, tray-icon and tao (main thread).
 //!
 //! [`run`] is the entry point; it checks that a tray can exist at all before tao gets a chance to
 //! panic about it.
 
+pub mod actions;
 mod app;
 pub mod history;
 pub mod icons;
@@ -33,6 +36,10 @@ use crate::config::{self, Dirs};
 /// Exit status when the app cannot run here (no display, no tray library): sysexits'
 /// EX_UNAVAILABLE.
 pub const EXIT_UNAVAILABLE: u8 = 69;
+
+/// Exit status of a second start while the app runs: sysexits' EX_TEMPFAIL (try again once the
+/// first one has quit).
+pub const EXIT_ALREADY_RUNNING: u8 = 75;
 
 /// The app's command-line overrides; each wins over the config file for this run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,6 +69,24 @@ pub fn run(args: TrayArgs) -> anyhow::Result<ExitCode> {
     }
 
     let dirs = Dirs::discover();
+    // One app per session: a second start (Finder, the login item, a terminal) says so and
+    // leaves before it creates anything, so there is never a second icon.
+    let instance = match dirs
+        .as_ref()
+        .map(|d| crate::instance::InstanceLock::acquire(&d.runtime))
+    {
+        Some(Ok(lock)) => Some(lock),
+        Some(Err(e @ crate::instance::InstanceError::AlreadyRunning { .. })) => {
+            eprintln!("serve-doctor: {e}");
+            return Ok(ExitCode::from(EXIT_ALREADY_RUNNING));
+        }
+        // No lock possible (no home, a read-only runtime dir): run without the guarantee.
+        Some(Err(e)) => {
+            eprintln!("serve-doctor: {e}; running anyway");
+            None
+        }
+        None => None,
+    };
     let (log_path, _) = crate::logging::init(dirs.as_ref().map(|d| d.logs.as_path()), args.verbose);
     log::info!(
         "serve-doctor {} starting (log: {})",
@@ -94,6 +119,11 @@ pub fn run(args: TrayArgs) -> anyhow::Result<ExitCode> {
 
     // The monitor is built on its own thread; the UI starts from the same settings and history.
     let settings = monitor::settings_view(&loaded, args.interval, args.port);
+    let actions = actions::Context {
+        args: args.clone(),
+        config_path: loaded.path.clone(),
+        data_dir: dirs.as_ref().map(|d| d.data.clone()),
+    };
     let history_entries = hist.entries().to_vec();
     let make: app::MakeMonitor<monitor::EngineDiagnoser> =
         Box::new(move |ui| monitor::Monitor::new(diag, ui, loaded, hist, &args));
@@ -103,6 +133,9 @@ pub fn run(args: TrayArgs) -> anyhow::Result<ExitCode> {
         history: history_entries,
         icon_dir,
         started,
+        actions,
+        logs_dir: dirs.as_ref().map(|d| d.logs.clone()),
+        instance,
     })
 }
 

@@ -6,6 +6,11 @@
 #   open the menu with xdotool, pick "Copy SSH tunnel command" → xclip reads the exact command;
 #   rewrite the scenario to healthy (TLS + backend from `examples/tls_peer`)
 #   → the icon turns green within the interval;
+#   a second start exits 75 with "already running (pid N)" and leaves exactly one icon;
+#   Settings → Launch at login creates and removes $XDG_CONFIG_HOME/autostart/serve-doctor.desktop,
+#   and the read-back follows the file when it is changed by hand;
+#   "Recreate serve…" → the plan → "Run these commands" → the fake's argv.log shows `serve reset`
+#   then `serve --bg --https=443 …`, and a backup exists in the data dir;
 #   SIGTERM → the app leaves cleanly; no display → one line and a non-zero exit.
 #
 # Tray host: trayer with the XEmbed fallback (tray-notes.md §5a). DBUS_SESSION_BUS_ADDRESS is
@@ -227,9 +232,9 @@ if open_menu; then
     sleep 0.3
     shot "$OUT/02-menu-red.png"
     pass "menu opens on click"
-    # Keyboard navigation skips the disabled lines: Diagnose now, Open admin console, Copy SSH
-    # tunnel command (Recreate serve is disabled "(coming soon)").
-    xdotool key Down Down Down
+    # Keyboard navigation skips the disabled lines: Diagnose now, Open admin console, Recreate
+    # serve…, Copy SSH tunnel command.
+    xdotool key Down Down Down Down
     sleep 0.3
     shot "$OUT/03-menu-red-hover.png"
     cp "$WORK/menu.geom" "$WORK/menu-red.geom"
@@ -335,6 +340,130 @@ if grep -q '"future_key": "kept"' "$XDG_CONFIG_HOME/serve-doctor/config.json"; t
 else
     fail "config file changed: $(cat "$XDG_CONFIG_HOME/serve-doctor/config.json")"
 fi
+# --- 4b. a second start: one clear line, exit 75, still one icon -----------------------------------
+icon_count() { xwininfo -root -tree 2>/dev/null | grep -c "tray-icon tray app" || true; }
+before=$(icon_count)
+msg=$(timeout 15 "$BIN" "${APP_ARGS[@]}" 2>&1 >/dev/null)
+rc=$?
+sleep 1
+after=$(icon_count)
+if [ "$rc" -eq 75 ] && [ "$(printf '%s\n' "$msg" | wc -l)" -eq 1 ] && [[ "$msg" == *"already running (pid $APP)"* ]]; then
+    pass "second start: exit 75 with one line: $msg"
+else
+    fail "second start: exit $rc, output: $msg"
+fi
+if [ "$before" -eq 1 ] && [ "$after" -eq 1 ]; then
+    pass "still exactly one tray icon after the second start"
+else
+    fail "tray icons: $before before, $after after the second start"
+fi
+
+# --- 4c. Settings → Launch at login: the autostart file, and the read-back follows it ---------------
+AUTOSTART=$XDG_CONFIG_HOME/autostart/serve-doctor.desktop
+# login_logged STATE N: the app has logged "launch at login: STATE (read back)" at least N times.
+login_logged() { [ "$(grep -c "launch at login: $1 (read back)" "$WORK/app.log")" -ge "$2" ]; }
+# toggle_login: Settings is the second item from the bottom, "Launch at login" its first.
+toggle_login() {
+    open_menu || return 1
+    sleep 0.3
+    xdotool key Up Up Right
+    sleep 0.4
+    shot "$OUT/07-menu-settings.png"
+    xdotool key Return
+}
+sleep 0.5
+if [ -e "$AUTOSTART" ]; then
+    fail "autostart entry exists before the toggle"
+elif toggle_login && wait_for 5 test -f "$AUTOSTART" && wait_for 5 login_logged on 1; then
+    pass "Launch at login on: $AUTOSTART written ($(grep '^Exec=' "$AUTOSTART")) and read back as on"
+else
+    fail "Launch at login did not create $AUTOSTART (log: $(grep -i 'launch at login' "$WORK/app.log" | tail -2))"
+fi
+cp "$AUTOSTART" "$WORK/autostart.saved" 2>/dev/null
+sleep 0.5
+if toggle_login && wait_for 5 sh -c "! test -e '$AUTOSTART'" && wait_for 5 login_logged off 2; then
+    pass "Launch at login off: $AUTOSTART removed and read back as off"
+else
+    fail "Launch at login off: file $( [ -e "$AUTOSTART" ] && echo still there || echo gone), log: $(grep -i 'launch at login' "$WORK/app.log" | tail -2)"
+fi
+# Put the entry back by hand: the check mark follows the file at the next read-back.
+[ -f "$WORK/autostart.saved" ] && cp "$WORK/autostart.saved" "$AUTOSTART"
+if wait_for 10 login_logged on 2; then
+    pass "an autostart entry written by hand is read back as on"
+else
+    fail "the app did not notice the autostart entry written by hand"
+fi
+rm -f "$AUTOSTART"
+wait_for 10 login_logged off 3 || note "the removal by hand was not read back within 10 s"
+
+# --- 4d. a write action end to end: Recreate serve → plan → Run these commands ---------------------
+argv_before=$(wc -l <"$SCN/argv.log")
+BACKUPS=$XDG_DATA_HOME/serve-doctor/backups
+plan_logged() { grep -q "Recreate serve: plan Planned" "$WORK/app.log"; }
+done_logged() { grep -q "Recreate serve: Done" "$WORK/app.log"; }
+sleep 0.5
+# After the watched fix the green menu offers it first: Diagnose now, Recreate serve….
+if open_menu; then
+    sleep 0.3
+    xdotool key Down Down Return
+    if wait_for 10 plan_logged; then
+        pass "Recreate serve… asked for the plan: $(grep -o 'Recreate serve: plan.*' "$WORK/app.log" | head -1)"
+    else
+        fail "no plan for Recreate serve (log: $(grep 'Recreate serve' "$WORK/app.log" | tail -2))"
+    fi
+    writes_before=$(tail -n +"$((argv_before + 1))" "$SCN/argv.log" | grep -c '"reset"\|"--bg"' || true)
+    [ "$writes_before" -eq 0 ] && pass "planning changed nothing (no reset or --bg call)" || fail "planning ran $writes_before write calls"
+    sleep 0.8
+    if open_menu; then
+        sleep 0.3
+        shot "$OUT/08-menu-confirm.png"
+        cp "$WORK/menu.geom" "$WORK/menu-confirm.geom"
+        # The plan follows Diagnose now; its first enabled item is "Run these commands".
+        xdotool key Down Down
+        sleep 0.3
+        shot "$OUT/08-menu-confirm-hover.png"
+        xdotool key Return
+    fi
+    if wait_for 20 done_logged; then
+        pass "recreate done: $(grep -o 'Recreate serve: Done.*' "$WORK/app.log" | head -1 | cut -c1-160)"
+    else
+        fail "recreate did not finish as done (log: $(grep 'Recreate serve' "$WORK/app.log" | tail -2))"
+    fi
+    if tail -n +"$((argv_before + 1))" "$SCN/argv.log" | python3 -c '
+import json, sys
+calls = [json.loads(l)["argv"] for l in sys.stdin if l.strip()]
+reset = next((i for i, a in enumerate(calls) if a == ["serve", "reset"]), None)
+bg = next((i for i, a in enumerate(calls) if a[:3] == ["serve", "--bg", "--https=443"]), None)
+ok = reset is not None and bg is not None and reset < bg
+print("reset at", reset, "then", calls[bg] if bg is not None else None)
+sys.exit(0 if ok else 1)
+' >"$WORK/argv.check" 2>&1; then
+        pass "argv.log: $(cat "$WORK/argv.check")"
+    else
+        fail "argv.log has no reset then serve --bg --https=443: $(cat "$WORK/argv.check")"
+    fi
+    nb=$(find "$BACKUPS" -name '*.json' 2>/dev/null | wc -l)
+    if [ "$nb" -ge 1 ]; then
+        pass "backup written in the data dir: $(find "$BACKUPS" -name '*.json' | head -1)"
+    else
+        fail "no backup in $BACKUPS"
+    fi
+    sleep 1
+    if open_menu; then
+        sleep 0.3
+        shot "$OUT/09-menu-outcome.png"
+        cp "$WORK/menu.geom" "$WORK/menu-outcome.geom"
+        xdotool key Escape
+    fi
+    if poll_look green 5; then
+        pass "still green after the recreate and the immediate re-diagnosis"
+    else
+        fail "icon is ${LAST_LOOK:-?} after the recreate"
+    fi
+else
+    fail "menu did not open for Recreate serve"
+fi
+
 kill -TERM "$APP"
 end=$(( $(date +%s) + 5 ))
 while kill -0 "$APP" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 0.05; done

@@ -1,0 +1,641 @@
+//! The menu's write actions (recreate serve, plain-HTTP fallback, Funnel on/off, restore a
+//! backup) and the desktop Settings (launch at login, reveal logs).
+//!
+//! Two halves, as everywhere in the tray:
+//! - [`ActionsView`] is plain data the menu is built from, with the pure transitions the UI
+//!   thread makes ([`ActionsView::pick`], [`ActionsView::planned`], [`ActionsView::confirm`],
+//!   …). It enforces "one write at a time": while a plan is read or a fix runs, nothing else
+//!   can start.
+//! - [`spawn`] starts the worker thread that does the slow parts: `fix::run` (CLI calls bounded
+//!   by the engine's timeout, plus the cross-process fix lock), the login-item calls and opening
+//!   the file manager. It answers with [`ActMsg`]s; the UI thread never blocks on any of it.
+//!
+//! The confirmation is the menu itself, not a dialog (tao has none): picking an action asks
+//! `fix::run` for the plan without changing anything, the menu then lists the exact commands,
+//! what they remove and where the backup goes, with "Run these commands" and "Cancel". On
+//! "Run", the worker plans again and only runs when the plan is still the one the user read.
+
+use std::path::PathBuf;
+
+use tokio::sync::mpsc;
+
+use crate::config;
+use crate::fix::{self, FixOptions, FixReport, Outcome, Plan};
+use crate::tray::TrayArgs;
+
+/// A write action the menu offers. Plain data; [`WriteKind::fix_action`] is what it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    /// `serve reset` + `serve --bg --https=P TARGET`; `keep_others` puts the other handlers back.
+    Recreate {
+        keep_others: bool,
+    },
+    HttpFallback,
+    FunnelOn,
+    FunnelOff,
+    /// The newest backup, as it was (`serve reset` + `serve set-raw`).
+    Restore,
+}
+
+impl WriteKind {
+    pub fn fix_action(self) -> fix::Action {
+        match self {
+            WriteKind::Recreate { keep_others } => fix::Action::Recreate {
+                keep_others,
+                https_port: None,
+            },
+            WriteKind::HttpFallback => fix::Action::HttpFallback,
+            WriteKind::FunnelOn => fix::Action::FunnelOn,
+            WriteKind::FunnelOff => fix::Action::FunnelOff,
+            WriteKind::Restore => fix::Action::Restore {
+                backup: None,
+                rename_to_current: false,
+            },
+        }
+    }
+
+    /// How the menu names it.
+    pub fn title(self) -> &'static str {
+        match self {
+            WriteKind::Recreate { keep_others: false } => "Recreate serve",
+            WriteKind::Recreate { keep_others: true } => "Recreate serve, keeping the others",
+            WriteKind::HttpFallback => "Serve over plain HTTP",
+            WriteKind::FunnelOn => "Turn on Funnel",
+            WriteKind::FunnelOff => "Turn off Funnel",
+            WriteKind::Restore => "Restore the last backup",
+        }
+    }
+
+    /// The line shown while it runs.
+    pub fn running(self) -> &'static str {
+        match self {
+            WriteKind::Recreate { .. } => "Recreating serve…",
+            WriteKind::HttpFallback => "Switching serve to plain HTTP…",
+            WriteKind::FunnelOn => "Turning Funnel on…",
+            WriteKind::FunnelOff => "Turning Funnel off…",
+            WriteKind::Restore => "Restoring the backup…",
+        }
+    }
+}
+
+/// Where the write-action flow is.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Phase {
+    #[default]
+    Idle,
+    /// Reading the current config to build the plan (nothing changes).
+    Planning(WriteKind),
+    /// The plan is on show; waiting for "Run these commands" or "Cancel".
+    Confirm {
+        kind: WriteKind,
+        plan: Plan,
+        /// The serve config changed between the plan the user read and "Run": this is the new one.
+        replanned: bool,
+    },
+    /// The confirmed run: every write item is disabled.
+    Running(WriteKind),
+}
+
+/// The last action's result, as the menu shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shown {
+    pub kind: WriteKind,
+    pub outcome: Outcome,
+    pub message: String,
+    pub backup: Option<PathBuf>,
+    pub consent_url: Option<String>,
+}
+
+/// Everything about actions and desktop settings that the menu shows. Plain data.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ActionsView {
+    pub phase: Phase,
+    pub outcome: Option<Shown>,
+    /// Launch at login as read back from the system; `None` before the first read.
+    pub login: Option<Result<bool, String>>,
+    /// A toggle is on its way to the system: the item waits for the read-back.
+    pub login_busy: bool,
+    /// Where backups go (shown in the plan); `None` when there is no data dir.
+    pub backups_dir: Option<PathBuf>,
+    /// The newest backup, for "Restore last backup…".
+    pub newest_backup: Option<PathBuf>,
+    /// Where the logs are, for "Reveal logs".
+    pub logs_dir: Option<PathBuf>,
+}
+
+/// From the UI to the worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActCmd {
+    Plan(WriteKind),
+    /// Run `kind` if its plan is still `plan`.
+    Run {
+        kind: WriteKind,
+        plan: Plan,
+    },
+    ReadLogin,
+    SetLogin(bool),
+    Reveal(PathBuf),
+}
+
+/// What a confirmed run came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunResult {
+    /// It ran (or was refused / busy): the report says how it ended.
+    Report(Box<FixReport>),
+    /// Nothing ran: the plan is no longer the one confirmed; this is the new one.
+    Changed(Box<FixReport>),
+    /// `fix::run` could not even plan (no CLI, status unreadable, …).
+    Error(String),
+}
+
+/// From the worker to the UI.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActMsg {
+    Planned {
+        kind: WriteKind,
+        result: Result<Box<FixReport>, String>,
+    },
+    Finished {
+        kind: WriteKind,
+        result: RunResult,
+    },
+    Login(Result<bool, String>),
+    NewestBackup(Option<PathBuf>),
+    /// Nothing could show `path` (no file manager): the UI copies the path and says so.
+    RevealFailed {
+        path: PathBuf,
+        error: String,
+    },
+}
+
+impl ActionsView {
+    /// A plan is being read or a fix runs: no other write may start.
+    pub fn busy(&self) -> bool {
+        matches!(self.phase, Phase::Planning(_) | Phase::Running(_))
+    }
+
+    /// The user picked a write action: ask for its plan (nothing changes yet).
+    pub fn pick(&mut self, kind: WriteKind) -> Option<ActCmd> {
+        if self.busy() {
+            return None;
+        }
+        self.phase = Phase::Planning(kind);
+        self.outcome = None;
+        Some(ActCmd::Plan(kind))
+    }
+
+    /// The plan arrived. Only a real plan asks for confirmation; a refusal, "nothing to do",
+    /// "busy" or an error is the outcome straight away.
+    pub fn planned(&mut self, kind: WriteKind, result: Result<Box<FixReport>, String>) {
+        if self.phase != Phase::Planning(kind) {
+            return; // cancelled meanwhile
+        }
+        match result {
+            Ok(r) if r.outcome == Outcome::Planned => {
+                self.phase = Phase::Confirm {
+                    kind,
+                    plan: r.plan,
+                    replanned: false,
+                };
+            }
+            other => {
+                self.phase = Phase::Idle;
+                self.outcome = Some(shown(kind, other));
+            }
+        }
+    }
+
+    /// "Run these commands".
+    pub fn confirm(&mut self) -> Option<ActCmd> {
+        let Phase::Confirm { kind, plan, .. } = &self.phase else {
+            return None;
+        };
+        let cmd = ActCmd::Run {
+            kind: *kind,
+            plan: plan.clone(),
+        };
+        self.phase = Phase::Running(*kind);
+        Some(cmd)
+    }
+
+    /// "Cancel": back to nothing, and a plan still being read is dropped when it arrives.
+    pub fn cancel(&mut self) {
+        if matches!(self.phase, Phase::Confirm { .. } | Phase::Planning(_)) {
+            self.phase = Phase::Idle;
+        }
+    }
+
+    pub fn dismiss(&mut self) {
+        self.outcome = None;
+    }
+
+    /// The confirmed run ended.
+    pub fn finished(&mut self, kind: WriteKind, result: RunResult) {
+        if self.phase != Phase::Running(kind) {
+            log::warn!("a {kind:?} result arrived while {:?}", self.phase);
+        }
+        match result {
+            RunResult::Changed(r) if r.outcome == Outcome::Planned => {
+                self.phase = Phase::Confirm {
+                    kind,
+                    plan: r.plan,
+                    replanned: true,
+                };
+            }
+            RunResult::Changed(r) | RunResult::Report(r) => {
+                self.phase = Phase::Idle;
+                self.outcome = Some(shown(kind, Ok(r)));
+            }
+            RunResult::Error(e) => {
+                self.phase = Phase::Idle;
+                self.outcome = Some(shown(kind, Err(e)));
+            }
+        }
+    }
+
+    /// The user toggled "Launch at login": the item waits for the system's answer.
+    pub fn set_login(&mut self, on: bool) -> Option<ActCmd> {
+        if self.login_busy {
+            return None;
+        }
+        self.login_busy = true;
+        Some(ActCmd::SetLogin(on))
+    }
+
+    pub fn login_read(&mut self, state: Result<bool, String>) {
+        self.login_busy = false;
+        self.login = Some(state);
+    }
+}
+
+fn shown(kind: WriteKind, result: Result<Box<FixReport>, String>) -> Shown {
+    match result {
+        Ok(r) => Shown {
+            kind,
+            outcome: r.outcome,
+            message: r.message,
+            backup: r.backup,
+            consent_url: r.consent_url,
+        },
+        Err(e) => Shown {
+            kind,
+            outcome: Outcome::Failed,
+            message: e,
+            backup: None,
+            consent_url: None,
+        },
+    }
+}
+
+/// What the worker needs to build `FixOptions` the way `serve-doctor fix` does.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The app's flags, applied over the config file for every run.
+    pub args: TrayArgs,
+    /// The config file, read again before each plan (the Settings menu may have changed it).
+    pub config_path: PathBuf,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Context {
+    fn options(&self, confirmed: bool) -> Result<FixOptions, String> {
+        let data_dir = self
+            .data_dir
+            .clone()
+            .ok_or("no data directory (no home?): there is nowhere to keep the backup")?;
+        let loaded = config::load_from(&self.config_path);
+        Ok(FixOptions {
+            engine: crate::tray::monitor::options(&self.args, &loaded.config),
+            data_dir,
+            confirmed,
+        })
+    }
+
+    async fn plan(&self, kind: WriteKind) -> Result<Box<FixReport>, String> {
+        let opts = self.options(false)?;
+        fix::run(&kind.fix_action(), &opts)
+            .await
+            .map(Box::new)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Runs `kind` if the plan is still the one the user confirmed.
+    async fn run(&self, kind: WriteKind, confirmed: &Plan) -> RunResult {
+        let fresh = match self.plan(kind).await {
+            Ok(r) => r,
+            Err(e) => return RunResult::Error(e),
+        };
+        if fresh.outcome != Outcome::Planned {
+            // Refused or nothing to do now: that is the answer.
+            return RunResult::Report(fresh);
+        }
+        if !same_plan(&fresh.plan, confirmed) {
+            return RunResult::Changed(fresh);
+        }
+        let opts = match self.options(true) {
+            Ok(o) => o,
+            Err(e) => return RunResult::Error(e),
+        };
+        match fix::run(&kind.fix_action(), &opts).await {
+            Ok(r) => RunResult::Report(Box::new(r)),
+            Err(e) => RunResult::Error(e.to_string()),
+        }
+    }
+
+    fn newest_backup(&self) -> Option<PathBuf> {
+        let dir = self.data_dir.as_deref()?;
+        fix::backup::newest(dir).ok().flatten()
+    }
+}
+
+/// Whether the user has seen what would run: the same commands removing the same entries.
+pub fn same_plan(a: &Plan, b: &Plan) -> bool {
+    a.commands == b.commands && a.removes == b.removes
+}
+
+/// Reads the login item back; never fatal, the error becomes a menu line.
+fn read_login() -> Result<bool, String> {
+    crate::autostart::is_enabled().map_err(|e| format!("{e:#}"))
+}
+
+/// Starts the worker thread. `send` delivers its answers to the UI (the event-loop proxy).
+/// It sends the first login state and newest backup at once.
+pub fn spawn(
+    ctx: Context,
+    send: impl Fn(ActMsg) + Send + Sync + Clone + 'static,
+) -> mpsc::UnboundedSender<ActCmd> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<ActCmd>();
+    let spawned = std::thread::Builder::new()
+        .name("actions".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    log::error!("actions: cannot start the tokio runtime: {e}");
+                    send(ActMsg::Login(Err(format!("not available: {e}"))));
+                    return;
+                }
+            };
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&rt, async move {
+                send(ActMsg::NewestBackup(ctx.newest_backup()));
+                spawn_login(send.clone(), None);
+                while let Some(cmd) = rx.recv().await {
+                    log::debug!("actions: {cmd:?}");
+                    let (ctx, send) = (ctx.clone(), send.clone());
+                    match cmd {
+                        // On their own tasks, so a slow fix never delays the login item or the
+                        // file manager; the UI allows one fix at a time, the lock does across
+                        // processes.
+                        ActCmd::Plan(kind) => {
+                            tokio::task::spawn_local(async move {
+                                let result = ctx.plan(kind).await;
+                                send(ActMsg::Planned { kind, result });
+                            });
+                        }
+                        ActCmd::Run { kind, plan } => {
+                            tokio::task::spawn_local(async move {
+                                let result = ctx.run(kind, &plan).await;
+                                log_result(kind, &result);
+                                send(ActMsg::Finished { kind, result });
+                                send(ActMsg::NewestBackup(ctx.newest_backup()));
+                            });
+                        }
+                        ActCmd::ReadLogin => spawn_login(send, None),
+                        ActCmd::SetLogin(on) => spawn_login(send, Some(on)),
+                        ActCmd::Reveal(path) => {
+                            tokio::task::spawn_blocking(move || {
+                                if let Err(e) = crate::autostart::reveal(&path) {
+                                    log::warn!("cannot reveal {}: {e:#}", path.display());
+                                    send(ActMsg::RevealFailed {
+                                        path,
+                                        error: format!("{e:#}"),
+                                    });
+                                }
+                            });
+                        }
+                    }
+                }
+            });
+        });
+    if let Err(e) = spawned {
+        log::error!("cannot start the actions thread: {e}");
+    }
+    tx
+}
+
+/// Sets (when `set` is given) and then reads back the login item, on the blocking pool: on
+/// macOS these are SMAppService calls.
+fn spawn_login(send: impl Fn(ActMsg) + Send + 'static, set: Option<bool>) {
+    tokio::task::spawn_blocking(move || {
+        if let Some(on) = set
+            && let Err(e) = crate::autostart::set_enabled(on)
+        {
+            log::warn!("launch at login: cannot turn it {}: {e:#}", onoff(on));
+            // Read back anyway: the check mark shows what is true, the error says why.
+            let now = read_login();
+            send(ActMsg::Login(match now {
+                Ok(_) => Err(format!("{e:#}")),
+                Err(e2) => Err(e2),
+            }));
+            return;
+        }
+        send(ActMsg::Login(read_login()));
+    });
+}
+
+fn onoff(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
+}
+
+fn log_result(kind: WriteKind, r: &RunResult) {
+    match r {
+        RunResult::Report(r) => log::info!(
+            "{}: {:?}: {}{}",
+            kind.title(),
+            r.outcome,
+            r.message,
+            r.backup
+                .as_ref()
+                .map(|b| format!(" (backup {})", b.display()))
+                .unwrap_or_default()
+        ),
+        RunResult::Changed(_) => {
+            log::info!(
+                "{}: the config changed since the plan; asking again",
+                kind.title()
+            )
+        }
+        RunResult::Error(e) => log::warn!("{}: {e}", kind.title()),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn report(outcome: Outcome) -> Box<FixReport> {
+        let mut r = empty_report();
+        r.outcome = outcome;
+        Box::new(r)
+    }
+
+    fn empty_report() -> FixReport {
+        // FixReport has no public constructor; build one field by field.
+        FixReport {
+            action: "recreate",
+            outcome: Outcome::Planned,
+            route: None,
+            plan: Plan::default(),
+            backup: None,
+            steps: vec![],
+            verified: false,
+            rolled_back: false,
+            new_health: None,
+            new_cause: None,
+            new_summary: None,
+            consent_url: None,
+            findings: vec![],
+            url: None,
+            command: None,
+            backups: None,
+            message: String::new(),
+        }
+    }
+
+    pub fn recreate_plan() -> Plan {
+        Plan {
+            commands: vec![
+                "tailscale serve reset".into(),
+                "tailscale serve --bg --https=443 http://127.0.0.1:18080".into(),
+            ],
+            removes: vec![
+                "https://box.tail1234.ts.net/ → proxy http://127.0.0.1:18080".into(),
+                "https://box.tail1234.ts.net:8443/docs → path /srv/docs".into(),
+                "Funnel (public access) for https://box.tail1234.ts.net:443".into(),
+            ],
+            notes: vec!["The other entries listed are NOT put back".into()],
+            undo: vec!["serve-doctor fix restore --yes".into()],
+        }
+    }
+
+    pub fn planned() -> Box<FixReport> {
+        let mut r = report(Outcome::Planned);
+        r.plan = recreate_plan();
+        r
+    }
+
+    const RECREATE: WriteKind = WriteKind::Recreate { keep_others: false };
+
+    #[test]
+    fn pick_plan_confirm_run_done() {
+        let mut a = ActionsView::default();
+        assert_eq!(a.pick(RECREATE), Some(ActCmd::Plan(RECREATE)));
+        assert!(a.busy());
+        assert_eq!(a.pick(WriteKind::FunnelOn), None, "one at a time");
+        a.planned(RECREATE, Ok(planned()));
+        assert!(matches!(
+            a.phase,
+            Phase::Confirm {
+                replanned: false,
+                ..
+            }
+        ));
+        assert!(!a.busy());
+        assert_eq!(
+            a.confirm(),
+            Some(ActCmd::Run {
+                kind: RECREATE,
+                plan: recreate_plan()
+            })
+        );
+        assert_eq!(a.phase, Phase::Running(RECREATE));
+        assert_eq!(a.pick(WriteKind::HttpFallback), None, "never two at once");
+        assert_eq!(a.confirm(), None, "confirm only once");
+        let mut done = report(Outcome::Done);
+        done.message = "serve recreated".into();
+        done.backup = Some("/d/backups/b.json".into());
+        a.finished(RECREATE, RunResult::Report(done));
+        assert_eq!(a.phase, Phase::Idle);
+        let o = a.outcome.as_ref().unwrap();
+        assert_eq!(o.outcome, Outcome::Done);
+        assert_eq!(
+            o.backup.as_deref(),
+            Some(std::path::Path::new("/d/backups/b.json"))
+        );
+    }
+
+    #[test]
+    fn refusals_and_errors_skip_the_confirmation() {
+        let mut a = ActionsView::default();
+        a.pick(WriteKind::FunnelOn);
+        let mut r = report(Outcome::Refused);
+        r.message = "certificates are failing".into();
+        a.planned(WriteKind::FunnelOn, Ok(r));
+        assert_eq!(a.phase, Phase::Idle);
+        assert_eq!(a.outcome.as_ref().unwrap().outcome, Outcome::Refused);
+
+        a.pick(RECREATE);
+        a.planned(RECREATE, Err("tailscale not found".into()));
+        assert_eq!(a.outcome.as_ref().unwrap().outcome, Outcome::Failed);
+        assert_eq!(a.outcome.as_ref().unwrap().message, "tailscale not found");
+    }
+
+    #[test]
+    fn cancel_drops_a_late_plan_and_a_changed_config_asks_again() {
+        let mut a = ActionsView::default();
+        a.pick(RECREATE);
+        a.cancel();
+        a.planned(RECREATE, Ok(planned()));
+        assert_eq!(a.phase, Phase::Idle, "a cancelled plan is not shown");
+
+        a.pick(RECREATE);
+        a.planned(RECREATE, Ok(planned()));
+        a.confirm();
+        let mut changed = planned();
+        changed.plan.removes.push("https://box/extra".into());
+        a.finished(RECREATE, RunResult::Changed(changed));
+        assert!(matches!(
+            &a.phase,
+            Phase::Confirm { replanned: true, plan, .. } if plan.removes.len() == 4
+        ));
+    }
+
+    #[test]
+    fn plans_compare_by_commands_and_removals() {
+        let p = recreate_plan();
+        let mut q = p.clone();
+        q.notes.clear();
+        assert!(same_plan(&p, &q));
+        q.commands.pop();
+        assert!(!same_plan(&p, &q));
+    }
+
+    #[test]
+    fn login_toggle_waits_for_the_read_back() {
+        let mut a = ActionsView::default();
+        assert_eq!(a.set_login(true), Some(ActCmd::SetLogin(true)));
+        assert_eq!(a.set_login(true), None);
+        a.login_read(Ok(true));
+        assert_eq!(a.login, Some(Ok(true)));
+        assert!(!a.login_busy);
+    }
+
+    #[test]
+    fn every_kind_maps_to_a_writing_fix() {
+        for k in [
+            RECREATE,
+            WriteKind::Recreate { keep_others: true },
+            WriteKind::HttpFallback,
+            WriteKind::FunnelOn,
+            WriteKind::FunnelOff,
+            WriteKind::Restore,
+        ] {
+            assert!(k.fix_action().writes(), "{k:?}");
+            assert!(k.running().ends_with('…'));
+        }
+    }
+}
