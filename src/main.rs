@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         Some(Command::Fix(f)) => fix_cli::run(&args.common, f),
         None => serve_doctor::tray::run(serve_doctor::tray::TrayArgs {
             tailscale: args.common.tailscale.clone(),
+            socket: args.common.socket.clone(),
             connect: args.common.connect.clone(),
             ca_file: args.common.ca_file.clone(),
             port: args.common.port,

@@ -4,6 +4,7 @@
 //! Rooms inside the room, data flowing one way:
 //! - [`state`]: the monitor's state machine (debounce, "since", watching after the admin console);
 //!   pure.
+//! - [`bus`]: the IPN bus watcher that tells the monitor when tailscaled announces a change.
 //! - [`monitor`]: the async loop on a worker thread that runs diagnoses on that schedule and owns
 //!   everything that may block (config and history files, notifications, the browser).
 //! - [`menu`]: the menu as plain data, built from state in one function; pure.
@@ -18,6 +19,7 @@
 
 pub mod actions;
 mod app;
+pub mod bus;
 pub mod history;
 pub mod icons;
 pub mod menu;
@@ -46,6 +48,8 @@ pub const EXIT_ALREADY_RUNNING: u8 = 75;
 pub struct TrayArgs {
     /// `--tailscale PATH`: the CLI to use.
     pub tailscale: Option<PathBuf>,
+    /// `--socket PATH`: tailscaled's LocalAPI socket (forces that route, and the IPN bus on it).
+    pub socket: Option<PathBuf>,
     /// `--connect HOST:PORT`: dial this for the HTTPS probe.
     pub connect: Option<String>,
     /// `--ca-file PEM`: extra trust anchors.

@@ -4,6 +4,11 @@
 //! It also owns everything that may block: the config file (reload when it changes on disk, save
 //! settings), the history file, notifications and launching the browser. The UI thread only ever
 //! receives [`UiMsg`]s and sends [`Cmd`]s.
+//!
+//! On the LocalAPI route it also runs the IPN bus watcher ([`bus`]) and feeds its events to the
+//! state machine, which turns them into debounced runs and slows the poll to a safety net.
+//! Nothing here spawns a process while idle: the bus is one open connection, the poll on that
+//! route is HTTP, and notifications go out only when the health changes.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -15,6 +20,7 @@ use crate::config::{self, Config, IconStyle, Loaded};
 use crate::diagnosis::Diagnosis;
 use crate::engine::{Engine, Options};
 use crate::tray::TrayArgs;
+use crate::tray::bus;
 use crate::tray::history::{Entry, History};
 use crate::tray::menu::SettingsView;
 use crate::tray::state::{Machine, View, Wall};
@@ -65,6 +71,10 @@ pub trait Diagnoser {
     ) -> impl Future<Output = Diagnosis>;
     /// The config changed (settings menu or the file on disk): rebuild with it.
     fn reconfigure(&mut self, config: &Config) -> anyhow::Result<()>;
+    /// Where to watch tailscaled's IPN bus for changes, when the route has one.
+    fn bus_target(&self) -> Option<bus::Target> {
+        None
+    }
 }
 
 /// The engine, with the command-line overrides re-applied over every config.
@@ -92,6 +102,9 @@ pub fn options(args: &TrayArgs, config: &Config) -> Options {
     if args.ca_file.is_some() {
         o.ca_file = args.ca_file.clone();
     }
+    if args.socket.is_some() {
+        o.socket = args.socket.clone();
+    }
     o.port = args.port;
     if let Some(t) = args.timeout {
         o.timeout = t;
@@ -108,6 +121,21 @@ impl Diagnoser for EngineDiagnoser {
         self.engine = Engine::new(options(&self.args, config))?;
         Ok(())
     }
+
+    fn bus_target(&self) -> Option<bus::Target> {
+        bus::target(self.engine.options())
+    }
+}
+
+/// The poll while the bus is connected: the config file's `safety_poll_secs` (an optional key,
+/// kept among the unknown ones until `Config` names it), default 5 minutes.
+pub fn safety_poll(config: &Config) -> Duration {
+    config
+        .extra
+        .get("safety_poll_secs")
+        .and_then(serde_json::Value::as_u64)
+        .map(|s| Duration::from_secs(s.max(1)))
+        .unwrap_or(crate::tray::state::DEFAULT_SAFETY_POLL)
 }
 
 /// The monitor's state outside the pure machine.
@@ -122,6 +150,12 @@ pub struct Monitor<D, U> {
     /// `--interval`, which wins over the config file.
     interval_flag: Option<u64>,
     port_flag: Option<u16>,
+    /// The IPN bus watcher while one runs, where it watches, and the channel its events come
+    /// back on (the sender is cloned into each new watcher; the generation tells them apart).
+    bus: Option<bus::Watcher>,
+    bus_target: Option<bus::Target>,
+    bus_tx: mpsc::UnboundedSender<bus::Event>,
+    bus_rx: Option<mpsc::UnboundedReceiver<bus::Event>>,
 }
 
 fn mtime(p: &std::path::Path) -> Option<SystemTime> {
@@ -135,12 +169,15 @@ fn wall_now() -> Wall {
 impl<D: Diagnoser, U: Ui> Monitor<D, U> {
     pub fn new(diag: D, ui: U, loaded: Loaded, history: History, args: &TrayArgs) -> Monitor<D, U> {
         let interval = args.interval.unwrap_or(loaded.config.poll_interval_secs);
-        let machine = Machine::new(
-            Duration::from_secs(interval),
-            Instant::now(),
-            history.last_cause(),
-        );
+        let now = Instant::now();
+        let mut machine = Machine::new(Duration::from_secs(interval), now, history.last_cause());
+        machine.set_safety_poll(safety_poll(&loaded.config), args.interval.is_some(), now);
+        let (bus_tx, bus_rx) = mpsc::unbounded_channel();
         Monitor {
+            bus: None,
+            bus_target: None,
+            bus_tx,
+            bus_rx: Some(bus_rx),
             diag,
             ui,
             machine,
@@ -168,6 +205,9 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
         self.ui
             .send(UiMsg::History(self.history.entries().to_vec()));
         self.ui.send(UiMsg::View(Box::new(self.machine.view())));
+        self.follow_bus();
+        // Taken out of `self` so the select can borrow it next to `&mut self` in the handlers.
+        let mut bus_rx = self.bus_rx.take();
         loop {
             let (due, _) = self.machine.next();
             tokio::select! {
@@ -177,8 +217,38 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
                     Some(c) => self.command(c),
                     None => break,
                 },
+                Some(ev) = recv_bus(&mut bus_rx) => self.bus_event(ev),
                 _ = tokio::time::sleep_until(due) => self.run_once().await,
             }
+        }
+    }
+
+    /// Starts, restarts or stops the bus watcher to match the diagnoser's route.
+    fn follow_bus(&mut self) {
+        let target = self.diag.bus_target();
+        if target == self.bus_target && (self.bus.is_some() || target.is_none()) {
+            return;
+        }
+        let generation = self.bus.as_ref().map_or(0, |w| w.generation) + 1;
+        // Dropping the old watcher aborts it; its queued events carry the old generation.
+        self.bus = None;
+        self.machine.set_bus(false, Instant::now());
+        self.bus_target = target.clone();
+        match target {
+            Some(t) => self.bus = Some(bus::spawn(t, generation, self.bus_tx.clone())),
+            None => log::info!("CLI route forced (--tailscale): no IPN bus, polling"),
+        }
+    }
+
+    fn bus_event(&mut self, ev: bus::Event) {
+        if self.bus.as_ref().map(|w| w.generation) != Some(ev.generation) {
+            return;
+        }
+        let now = Instant::now();
+        match ev.kind {
+            bus::EventKind::Up => self.machine.set_bus(true, now),
+            bus::EventKind::Changed => self.machine.bus_changed(now),
+            bus::EventKind::Down => self.machine.set_bus(false, now),
         }
     }
 
@@ -297,9 +367,14 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
             self.ui
                 .send(UiMsg::Message(format!("Setting not applied: {e:#}")));
         }
+        let now = Instant::now();
+        self.machine
+            .set_safety_poll(safety_poll(&c), self.interval_flag.is_some(), now);
         self.loaded.config = c;
         self.machine
-            .set_interval(Duration::from_secs(self.interval_secs()), Instant::now());
+            .set_interval(Duration::from_secs(self.interval_secs()), now);
+        // The config's socket may have changed: watch where the engine now looks.
+        self.follow_bus();
         self.ui.send(UiMsg::Settings(self.settings()));
     }
 
@@ -335,6 +410,14 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
                 }
             }
         });
+    }
+}
+
+/// The next bus event, or never when there is no bus channel.
+async fn recv_bus(rx: &mut Option<mpsc::UnboundedReceiver<bus::Event>>) -> Option<bus::Event> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -20,6 +20,14 @@
 //! - **Notifications** only when the shown health changes (not for the first result, not for a
 //!   held-back suspect, not on every poll), plus one when the watched fix worked.
 //! - **History** gets an entry whenever the shown cause changes (including the first result).
+//! - **The IPN bus.** While tailscaled's `watch-ipn-bus` stream is connected, a change it announces
+//!   (state, self node, netmap, health) runs a diagnosis [`BUS_DEBOUNCE`] later, so a burst of
+//!   messages is one run; a message that arrives while a run is in progress runs one more
+//!   afterwards (the running one may have read the daemon before the change). The regular poll
+//!   then only covers what the bus never announces (a backend going down, a certificate nearing
+//!   expiry), so it slows to the safety poll: every `max(interval, safety)`, unless the interval
+//!   was pinned on the command line (`--interval` means "poll this often", e.g. in tests). When the
+//!   stream ends the interval applies again and a run follows (the daemon stopped or restarted).
 
 use std::time::Duration;
 
@@ -32,6 +40,11 @@ use crate::diagnosis::{Cause, Diagnosis, Fix, FixId, Health};
 pub const WATCH_EVERY: Duration = Duration::from_secs(3);
 /// How long to keep watching.
 pub const WATCH_FOR: Duration = Duration::from_secs(5 * 60);
+/// How long after a bus message the run starts: a netmap change arrives as several messages
+/// (state, self node, health) within milliseconds, and one run is enough for all of them.
+pub const BUS_DEBOUNCE: Duration = Duration::from_millis(250);
+/// The poll while the bus is connected (config `safety_poll_secs`).
+pub const DEFAULT_SAFETY_POLL: Duration = Duration::from_secs(5 * 60);
 
 /// Wall-clock time as shown to the user (local offset kept, so history reads right after a move).
 pub type Wall = DateTime<FixedOffset>;
@@ -49,6 +62,8 @@ pub enum RunKind {
     Confirm,
     /// Every 3 s while watching for the admin-console fix.
     Watch,
+    /// The IPN bus announced a change (debounced).
+    Bus,
 }
 
 impl RunKind {
@@ -133,6 +148,12 @@ pub struct Machine {
     fixed: Option<(String, Option<Fix>)>,
     next_due: Instant,
     next_kind: RunKind,
+    /// The poll while the bus is connected, and whether `--interval` pinned the interval.
+    safety: Duration,
+    interval_pinned: bool,
+    bus_up: bool,
+    /// A bus message came while a run was in progress: run again once it is done.
+    bus_pending: bool,
 }
 
 impl Machine {
@@ -148,11 +169,73 @@ impl Machine {
             fixed: None,
             next_due: now,
             next_kind: RunKind::Startup,
+            safety: DEFAULT_SAFETY_POLL,
+            interval_pinned: false,
+            bus_up: false,
+            bus_pending: false,
         }
     }
 
     pub fn interval(&self) -> Duration {
         self.interval
+    }
+
+    /// How often the regular poll runs now: the interval, or the slower safety poll while the
+    /// bus announces changes (see the module docs).
+    pub fn poll_every(&self) -> Duration {
+        if self.bus_up && !self.interval_pinned {
+            self.interval.max(self.safety)
+        } else {
+            self.interval
+        }
+    }
+
+    pub fn bus_up(&self) -> bool {
+        self.bus_up
+    }
+
+    /// Sets the safety poll and whether the interval came from the command line.
+    pub fn set_safety_poll(&mut self, safety: Duration, interval_pinned: bool, now: Instant) {
+        let old = self.poll_every();
+        self.safety = safety.max(Duration::from_secs(1));
+        self.interval_pinned = interval_pinned;
+        self.reschedule_poll(old, now);
+    }
+
+    /// The bus connected (`true`) or its stream ended (`false`). Going down is news in itself
+    /// (tailscaled stopped or restarted), so it also schedules a run.
+    pub fn set_bus(&mut self, up: bool, now: Instant) {
+        if up == self.bus_up {
+            return;
+        }
+        let old = self.poll_every();
+        self.bus_up = up;
+        self.reschedule_poll(old, now);
+        if !up {
+            self.bus_changed(now);
+        }
+    }
+
+    /// The bus announced a change: run [`BUS_DEBOUNCE`] from the first message of a burst,
+    /// unless a run is due sooner anyway (it will read the new state too).
+    pub fn bus_changed(&mut self, now: Instant) {
+        if self.running.is_some() {
+            self.bus_pending = true;
+            return;
+        }
+        let at = now + BUS_DEBOUNCE;
+        if self.next_due > at {
+            self.next_due = at;
+            self.next_kind = RunKind::Bus;
+        }
+    }
+
+    /// A pending poll keeps its last run as the base when the cadence changes.
+    fn reschedule_poll(&mut self, old: Duration, now: Instant) {
+        if self.next_kind == RunKind::Poll {
+            let last = self.next_due.checked_sub(old).unwrap_or(now);
+            self.next_due = last + self.poll_every();
+        }
     }
 
     /// Watching re-checks every 3 s, or at the interval if that is shorter (`--interval 1`).
@@ -175,12 +258,9 @@ impl Machine {
 
     /// A new interval takes effect from the last run: shortening it may make a run due at once.
     pub fn set_interval(&mut self, interval: Duration, now: Instant) {
-        let interval = interval.max(Duration::from_secs(1));
-        if self.next_kind == RunKind::Poll {
-            let last = self.next_due.checked_sub(self.interval).unwrap_or(now);
-            self.next_due = last + interval;
-        }
-        self.interval = interval;
+        let old = self.poll_every();
+        self.interval = interval.max(Duration::from_secs(1));
+        self.reschedule_poll(old, now);
     }
 
     /// "Diagnose now" or an action: run at once, visibly.
@@ -248,6 +328,9 @@ impl Machine {
             self.suspect = Some((d, kind.visible()));
             self.next_due = now;
             self.next_kind = RunKind::Confirm;
+            // The re-check starts after any bus message that came during this run: it reads the
+            // new state, so no extra run is needed for it.
+            self.bus_pending = false;
             out.confirming = true;
             return out;
         }
@@ -302,8 +385,11 @@ impl Machine {
         });
         (self.next_due, self.next_kind) = match &self.watch {
             Some(_) => (now + self.watch_every(), RunKind::Watch),
-            None => (now + self.interval, RunKind::Poll),
+            None => (now + self.poll_every(), RunKind::Poll),
         };
+        if std::mem::take(&mut self.bus_pending) {
+            self.bus_changed(now);
+        }
         out
     }
 
@@ -640,5 +726,138 @@ pub(crate) mod tests {
         assert_eq!(m.next(), (t0 + Duration::from_secs(10), RunKind::Poll));
         m.set_interval(Duration::from_secs(0), t0);
         assert_eq!(m.interval(), Duration::from_secs(1), "never busy-loop");
+    }
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_bus_message_runs_once_after_the_debounce_and_a_burst_is_one_run() {
+        let t0 = Instant::now();
+        let mut m = Machine::new(I, t0, None);
+        run(&mut m, diag(Cause::HttpsDisabled), t0, wall(14, 0, 0));
+        m.set_bus(true, t0);
+        let t1 = t0 + Duration::from_secs(7);
+        m.bus_changed(t1);
+        assert_eq!(m.next(), (t1 + BUS_DEBOUNCE, RunKind::Bus));
+        // More of the same burst: still one run, still from the first message.
+        for i in 1..20 {
+            m.bus_changed(t1 + i * 10 * MS);
+        }
+        assert_eq!(m.next(), (t1 + BUS_DEBOUNCE, RunKind::Bus));
+        let t2 = t1 + BUS_DEBOUNCE;
+        let (kind, out) = run(&mut m, diag(Cause::Healthy), t2, wall(14, 0, 8));
+        assert_eq!(kind, RunKind::Bus);
+        assert!(!out.confirming, "good news is shown at once");
+        assert_eq!(m.view().health, Some(Health::Green));
+        assert!(!m.view().checking, "a bus run is quiet");
+        assert_eq!(m.next(), (t2 + DEFAULT_SAFETY_POLL, RunKind::Poll));
+    }
+
+    #[test]
+    fn a_message_during_a_run_runs_once_more_and_an_earlier_run_absorbs_it() {
+        let t0 = Instant::now();
+        let mut m = Machine::new(I, t0, None);
+        // During the startup run: one more run after it, debounced.
+        m.started(RunKind::Startup);
+        m.bus_changed(t0 + MS);
+        m.bus_changed(t0 + 2 * MS);
+        let t1 = t0 + 50 * MS;
+        m.finished(diag(Cause::HttpsDisabled), t1, wall(14, 0, 0));
+        assert_eq!(m.next(), (t1 + BUS_DEBOUNCE, RunKind::Bus));
+        run(
+            &mut m,
+            diag(Cause::HttpsDisabled),
+            t1 + BUS_DEBOUNCE,
+            wall(14, 0, 1),
+        );
+        assert_eq!(m.next().1, RunKind::Poll, "and only one");
+
+        // "Diagnose now" is due sooner than the debounce: it reads the new state, no extra run.
+        let t2 = t1 + Duration::from_secs(3);
+        m.request_now(t2);
+        m.bus_changed(t2);
+        assert_eq!(m.next(), (t2, RunKind::Manual));
+    }
+
+    #[test]
+    fn a_bus_run_after_green_is_still_confirmed_before_red() {
+        let t0 = Instant::now();
+        let mut m = Machine::new(I, t0, None);
+        m.set_bus(true, t0);
+        run(&mut m, diag(Cause::Healthy), t0, wall(14, 0, 0));
+        m.bus_changed(t0 + MS);
+        let t1 = t0 + MS + BUS_DEBOUNCE;
+        let (kind, out) = run(&mut m, diag(Cause::BackendDown), t1, wall(14, 0, 1));
+        assert_eq!(kind, RunKind::Bus);
+        assert!(out.confirming);
+        assert_eq!(m.next(), (t1, RunKind::Confirm));
+        assert_eq!(m.view().health, Some(Health::Green));
+    }
+
+    #[test]
+    fn the_poll_slows_to_the_safety_poll_while_the_bus_is_up_and_returns_when_it_ends() {
+        let t0 = Instant::now();
+        let mut m = Machine::new(I, t0, None);
+        run(&mut m, diag(Cause::Healthy), t0, wall(14, 0, 0));
+        assert_eq!(m.next(), (t0 + I, RunKind::Poll));
+
+        // Connected: the pending poll moves to the safety cadence, counted from the last run.
+        m.set_bus(true, t0 + Duration::from_secs(1));
+        assert_eq!(m.poll_every(), DEFAULT_SAFETY_POLL);
+        assert_eq!(m.next(), (t0 + DEFAULT_SAFETY_POLL, RunKind::Poll));
+        let t1 = t0 + DEFAULT_SAFETY_POLL;
+        run(&mut m, diag(Cause::Healthy), t1, wall(14, 5, 0));
+        assert_eq!(m.next(), (t1 + DEFAULT_SAFETY_POLL, RunKind::Poll));
+
+        // A configured safety poll; an interval longer than it wins.
+        m.set_safety_poll(Duration::from_secs(120), false, t1);
+        assert_eq!(m.next(), (t1 + Duration::from_secs(120), RunKind::Poll));
+        m.set_interval(Duration::from_secs(600), t1);
+        assert_eq!(m.next(), (t1 + Duration::from_secs(600), RunKind::Poll));
+        m.set_interval(I, t1);
+
+        // The stream ended: interval polling again, and a run right after the debounce (an
+        // overdue poll would simply run at once).
+        let t2 = t1 + Duration::from_secs(10);
+        m.set_bus(false, t2);
+        assert_eq!(m.poll_every(), I);
+        assert_eq!(m.next(), (t2 + BUS_DEBOUNCE, RunKind::Bus));
+        run(
+            &mut m,
+            diag(Cause::Healthy),
+            t2 + BUS_DEBOUNCE,
+            wall(14, 6, 0),
+        );
+        assert_eq!(m.next(), (t2 + BUS_DEBOUNCE + I, RunKind::Poll));
+        m.set_bus(false, t2);
+        assert_eq!(m.next().1, RunKind::Poll, "no news: already down");
+    }
+
+    #[test]
+    fn an_interval_pinned_on_the_command_line_is_kept_with_the_bus_up() {
+        let t0 = Instant::now();
+        let one = Duration::from_secs(1);
+        let mut m = Machine::new(one, t0, None);
+        m.set_safety_poll(DEFAULT_SAFETY_POLL, true, t0);
+        run(&mut m, diag(Cause::Healthy), t0, wall(14, 0, 0));
+        m.set_bus(true, t0);
+        assert_eq!(m.poll_every(), one);
+        assert_eq!(m.next(), (t0 + one, RunKind::Poll));
+    }
+
+    #[test]
+    fn watching_after_the_admin_console_keeps_its_pace_with_the_bus_up() {
+        let t0 = Instant::now();
+        let mut m = Machine::new(I, t0, None);
+        m.set_bus(true, t0);
+        run(&mut m, diag(Cause::HttpsDisabled), t0, wall(14, 0, 0));
+        m.admin_opened(t0, wall(14, 0, 0));
+        assert_eq!(m.next(), (t0 + WATCH_EVERY, RunKind::Watch));
+        // The bus is faster than the next watch run; after it, watching goes on.
+        m.bus_changed(t0 + MS);
+        assert_eq!(m.next(), (t0 + MS + BUS_DEBOUNCE, RunKind::Bus));
+        let t1 = t0 + MS + BUS_DEBOUNCE;
+        run(&mut m, diag(Cause::HttpsDisabled), t1, wall(14, 0, 1));
+        assert_eq!(m.next(), (t1 + WATCH_EVERY, RunKind::Watch));
     }
 }
