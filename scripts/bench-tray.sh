@@ -7,16 +7,25 @@
 #     its children (the fake `tailscale`, a Python script: the real CLI is a Go binary);
 #   - RSS with the SNI host (gtk-sni-tray-standalone, the realistic case) and with the XEmbed
 #     fallback (trayer; Xvfb's software renderer inflates it, see tray-notes.md §7);
-#   - process spawns per poll: CLI calls (the fake's argv.log) per poll.
+#   - process spawns per poll: CLI calls (the fake's argv.log) per poll;
+#   - on the LocalAPI route (examples/fake_daemon, `--socket`): process spawns per minute while
+#     idle with the IPN bus connected (every execve of the app and its children, counted by
+#     strace when it can attach; expected 0), and the reaction time to a bus event (the daemon's
+#     announcement to the app's "state:" log line), for HTTPS enabled (→ green) and disabled
+#     (→ red, which is confirmed by one extra run first).
 #
 # The scenario is healthy (fake CLI + examples/tls_peer), so every poll runs the whole chain.
 # Env: SERVE_DOCTOR_BIN, TLS_PEER_BIN (default target/release/…), SKIP_BUILD=1,
-#      BENCH_IDLE_SECS (300), BENCH_XEMBED_SECS (60), BENCH_STARTS (5).
+#      BENCH_IDLE_SECS (300), BENCH_XEMBED_SECS (60), BENCH_STARTS (5), FAKE_DAEMON_BIN,
+#      BENCH_BUS_IDLE_SECS (60), BENCH_BUS_EVENTS (5), BENCH_ONLY_BUS=1 (skip the CLI-route part).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${SERVE_DOCTOR_BIN:-$ROOT/target/release/serve-doctor}
 PEER=${TLS_PEER_BIN:-$ROOT/target/release/examples/tls_peer}
+DAEMON_BIN=${FAKE_DAEMON_BIN:-$ROOT/target/release/examples/fake_daemon}
+BUS_IDLE_SECS=${BENCH_BUS_IDLE_SECS:-60}
+BUS_EVENTS=${BENCH_BUS_EVENTS:-5}
 IDLE_SECS=${BENCH_IDLE_SECS:-300}
 XEMBED_SECS=${BENCH_XEMBED_SECS:-60}
 STARTS=${BENCH_STARTS:-5}
@@ -29,7 +38,7 @@ HAVE_SNI=
 if command -v gtk-sni-tray-standalone >/dev/null && command -v dbus-daemon >/dev/null; then HAVE_SNI=1; fi
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-    (cd "$ROOT" && cargo build -q --release --bin serve-doctor --example tls_peer) || { echo "build failed"; exit 2; }
+    (cd "$ROOT" && cargo build -q --release --bin serve-doctor --example tls_peer --example fake_daemon) || { echo "build failed"; exit 2; }
 fi
 
 WORK=$(mktemp -d /tmp/serve-doctor-bench.XXXXXX)
@@ -172,7 +181,9 @@ PY
 echo "serve-doctor $("$BIN" --version 2>/dev/null | awk '{print $2}') ($BIN), $(nproc) cores"
 
 # --- SNI host on a private session bus ------------------------------------------------------------
-if [ -n "$HAVE_SNI" ]; then
+if [ -n "${BENCH_ONLY_BUS:-}" ]; then
+    echo "[sni] [xembed] skipped (BENCH_ONLY_BUS)"
+elif [ -n "$HAVE_SNI" ]; then
     eval "$(dbus-daemon --session --fork --print-address=1 --print-pid=1 | awk 'NR==1 {print "export DBUS_SESSION_BUS_ADDRESS=" $0} NR==2 {print "BUS_PID=" $0}')"
     PIDS+=("$BUS_PID")
     gtk-sni-tray-standalone --watcher --top --end -s 32 -c "#dcdad5" >"$WORK/sni.log" 2>&1 &
@@ -195,4 +206,88 @@ unset DBUS_SESSION_BUS_ADDRESS
 trayer --edge top --align right --widthtype percent --width 100 --height 32 --SetDockType true >/dev/null 2>&1 &
 PIDS+=($!)
 sleep 1
-if [ -n "$HAVE_SNI" ]; then measure xembed "$XEMBED_SECS"; else measure xembed "$IDLE_SECS"; fi
+if [ -n "${BENCH_ONLY_BUS:-}" ]; then :
+elif [ -n "$HAVE_SNI" ]; then measure xembed "$XEMBED_SECS"; else measure xembed "$IDLE_SECS"; fi
+
+# --- LocalAPI route: idle spawns with the bus connected, reaction to a bus event -------------------
+BUSD=$WORK/daemon
+mkdir -p "$BUSD" "$WORK/bin"
+cp "$ROOT/tests/fixtures/status-https-off.json" "$BUSD/status.json"
+cp "$SCN/serve.json" "$BUSD/serve.json"
+# A logging `tailscale` first in PATH, so CLI calls are counted even without strace.
+printf '#!/bin/sh\necho "$*" >>"%s"\nexit 1\n' "$WORK/bus-argv.log" >"$WORK/bin/tailscale"
+chmod +x "$WORK/bin/tailscale"
+: >"$WORK/bus-argv.log"
+"$DAEMON_BIN" "$BUSD" >"$WORK/daemon.out" 2>&1 &
+DAEMON=$!
+PIDS+=($DAEMON)
+for _ in $(seq 200); do grep -q socket= "$WORK/daemon.out" 2>/dev/null && break; sleep 0.05; done
+SOCK=$(sed -n 's/^socket=\([^ ]*\) .*/\1/p' "$WORK/daemon.out")
+lines_in() { local n; n=$(grep -c -- "$2" "$1" 2>/dev/null); echo "${n:-0}"; }
+# wait_lines FILE PATTERN N [SECS]: until FILE has N lines matching PATTERN.
+wait_lines() {
+    local end=$(( $(date +%s) + ${4:-20} ))
+    while [ "$(lines_in "$1" "$2")" -lt "$3" ]; do
+        [ "$(date +%s)" -lt "$end" ] || return 1
+        sleep 0.02
+    done
+}
+# ms_to T LOOK N: ms from T to the Nth "state: LOOK" line of the app's log.
+ms_to() {
+    python3 - "$1" "$LOGFILE" "state: $2" "$3" <<'PY'
+import datetime, sys
+t, path, pat, nth = float(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+seen = 0
+for line in open(path, errors="replace"):
+    if pat in line:
+        seen += 1
+        if seen == nth:
+            print(int((datetime.datetime.fromisoformat(line.split()[0]).timestamp() - t) * 1000)); break
+PY
+}
+rm -f "$LOGFILE"
+# The default interval (30 s): with the bus up the poll becomes the 5-minute safety poll.
+PATH=$WORK/bin:$PATH "$BIN" --socket "$SOCK" --connect "$TLS_ADDR" --ca-file "$WORK/ca.pem" >>"$WORK/app-bus.out" 2>&1 &
+APP=$!
+if wait_lines "$LOGFILE" "IPN bus connected" 1 && wait_lines "$LOGFILE" "state: " 1; then
+    sleep 2 # the startup run's tasks wind down
+    timeout 2 strace -qq -f -e trace=execve -o /dev/null -p "$APP" >/dev/null 2>&1
+    if [ $? -eq 124 ]; then
+        timeout "$BUS_IDLE_SECS" strace -qq -f -e trace=execve -o "$WORK/execve.log" -p "$APP" >/dev/null 2>&1
+        spawns=$(grep -c 'execve(' "$WORK/execve.log" 2>/dev/null || true)
+        how="execve calls of the app and its children, seen by strace"
+    else
+        calls0=$(wc -l <"$WORK/bus-argv.log")
+        sleep "$BUS_IDLE_SECS"
+        spawns=$(( $(wc -l <"$WORK/bus-argv.log") - calls0 ))
+        how="CLI calls only: strace cannot attach here"
+    fi
+    echo "[localapi] idle with the bus connected, ${BUS_IDLE_SECS} s at the default settings: ${spawns} process spawns = $(python3 -c "print(round($spawns * 60 / $BUS_IDLE_SECS, 2))") per minute ($how); CLI calls in the whole run: $(wc -l <"$WORK/bus-argv.log")"
+
+    greens=()
+    reds=()
+    pushes=0
+    for _ in $(seq "$BUS_EVENTS"); do
+        for look in green red; do
+            if [ "$look" = green ]; then f=status-healthy.json; else f=status-https-off.json; fi
+            before=$(lines_in "$LOGFILE" "state: $look")
+            cp "$ROOT/tests/fixtures/$f" "$BUSD/status.json.tmp" && mv "$BUSD/status.json.tmp" "$BUSD/status.json"
+            t=$(python3 -c 'import time; print(time.time())')
+            kill -USR1 "$DAEMON"
+            pushes=$((pushes + 1))
+            wait_lines "$WORK/daemon.out" "pushed" "$pushes" 5
+            if wait_lines "$LOGFILE" "state: $look" $((before + 1)) 10; then
+                ms=$(ms_to "$t" "$look" $((before + 1)))
+                if [ "$look" = green ]; then greens+=("$ms"); else reds+=("$ms"); fi
+            fi
+            sleep 0.5
+        done
+    done
+    echo "[localapi] reaction to a bus event (announcement → state change logged; 250 ms debounce included): HTTPS enabled → green median $(echo "${greens[*]}" | median) ms (runs: ${greens[*]}); HTTPS off → red, confirmed once, median $(echo "${reds[*]}" | median) ms (runs: ${reds[*]})"
+    kill -TERM "$DAEMON"
+    for _ in $(seq 100); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.05; done
+    echo "[localapi] requests the real daemon would have refused: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["violations"])' "$BUSD/daemon-report.json")"
+else
+    echo "[localapi] skipped: the app did not connect to the fake daemon's bus ($(tail -2 "$WORK/app-bus.out"))"
+fi
+stop_app
