@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_BACKEND_PORT: u16 = 18080;
 pub const DEFAULT_POLL_SECS: u64 = 30;
 pub const DEFAULT_TIMEOUT_SECS: u64 = 5;
+/// While tailscaled's IPN bus announces changes, polling is only a safety net for what the bus
+/// does not announce (a backend going down, a certificate nearing expiry).
+pub const DEFAULT_SAFETY_POLL_SECS: u64 = 300;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -46,6 +49,8 @@ pub struct Config {
     pub ca_file: Option<PathBuf>,
     pub timeout_secs: u64,
     pub poll_interval_secs: u64,
+    /// Poll interval while the IPN bus is connected (see [`DEFAULT_SAFETY_POLL_SECS`]).
+    pub safety_poll_secs: u64,
     pub notifications: bool,
     pub icon_style: IconStyle,
     /// SSH tunnel fallback: login user and host (defaults: `$USER` and the node's DNS name).
@@ -71,6 +76,7 @@ impl Default for Config {
             ca_file: None,
             timeout_secs: DEFAULT_TIMEOUT_SECS,
             poll_interval_secs: DEFAULT_POLL_SECS,
+            safety_poll_secs: DEFAULT_SAFETY_POLL_SECS,
             notifications: true,
             icon_style: IconStyle::Color,
             ssh_user: None,

@@ -130,12 +130,7 @@ impl Diagnoser for EngineDiagnoser {
 /// The poll while the bus is connected: the config file's `safety_poll_secs` (an optional key,
 /// kept among the unknown ones until `Config` names it), default 5 minutes.
 pub fn safety_poll(config: &Config) -> Duration {
-    config
-        .extra
-        .get("safety_poll_secs")
-        .and_then(serde_json::Value::as_u64)
-        .map(|s| Duration::from_secs(s.max(1)))
-        .unwrap_or(crate::tray::state::DEFAULT_SAFETY_POLL)
+    Duration::from_secs(config.safety_poll_secs.max(1))
 }
 
 /// The monitor's state outside the pure machine.

@@ -44,7 +44,8 @@ pub const WATCH_FOR: Duration = Duration::from_secs(5 * 60);
 /// (state, self node, health) within milliseconds, and one run is enough for all of them.
 pub const BUS_DEBOUNCE: Duration = Duration::from_millis(250);
 /// The poll while the bus is connected (config `safety_poll_secs`).
-pub const DEFAULT_SAFETY_POLL: Duration = Duration::from_secs(5 * 60);
+pub const DEFAULT_SAFETY_POLL: Duration =
+    Duration::from_secs(crate::config::DEFAULT_SAFETY_POLL_SECS);
 
 /// Wall-clock time as shown to the user (local offset kept, so history reads right after a move).
 pub type Wall = DateTime<FixedOffset>;
