@@ -407,23 +407,10 @@ pub(super) async fn run(action: &Action, opts: &FixOptions) -> Result<FixReport,
     )?;
     report.route = Some(format!("cli {}", located.path.display()));
     // Taken before reading the state the plan rests on, so nobody changes it in between.
-    let _lock = if opts.confirmed {
-        match lock::try_lock(&opts.data_dir) {
-            Ok(Some(l)) => Some(l),
-            Ok(None) => {
-                report.outcome = Outcome::Busy;
-                report.message = "another fix is running (from the menu-bar app or another serve-doctor); nothing changed — try again when it has finished".into();
-                return Ok(report);
-            }
-            Err(source) => {
-                return Err(FixError::Lock {
-                    path: lock::lock_path(&opts.data_dir),
-                    source,
-                });
-            }
-        }
-    } else {
-        None
+    let Some(_lock) = lock::for_run(&opts.data_dir, opts.confirmed)? else {
+        report.outcome = Outcome::Busy;
+        report.message = lock::BUSY.into();
+        return Ok(report);
     };
     let timeout = opts.engine.timeout.max(Duration::from_millis(100));
     let status = tailscale::status(&located.path, timeout)

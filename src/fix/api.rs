@@ -119,25 +119,10 @@ pub(super) async fn recreate(
     https_port: Option<u16>,
 ) -> Result<FixReport, FixError> {
     report.route = Some(route);
-    let _lock = if opts.confirmed {
-        match lock::try_lock(&opts.data_dir) {
-            Ok(Some(l)) => Some(l),
-            Ok(None) => {
-                report.outcome = Outcome::Busy;
-                report.message =
-                    "another fix is running; nothing changed — try again when it has finished"
-                        .into();
-                return Ok(report);
-            }
-            Err(source) => {
-                return Err(FixError::Lock {
-                    path: lock::lock_path(&opts.data_dir),
-                    source,
-                });
-            }
-        }
-    } else {
-        None
+    let Some(_lock) = lock::for_run(&opts.data_dir, opts.confirmed)? else {
+        report.outcome = Outcome::Busy;
+        report.message = lock::BUSY.into();
+        return Ok(report);
     };
     let Some(dns) = status.dns_name().map(str::to_string) else {
         report.outcome = Outcome::Refused;

@@ -38,6 +38,28 @@ pub fn try_lock(data_dir: &Path) -> io::Result<Option<FixLock>> {
     }
 }
 
+/// The lock for a confirmed (writing) run: `Ok(Some(None))` when the run only plans and needs
+/// no lock, `Ok(None)` when another fix holds it, the error when the lock file cannot be used.
+pub(super) fn for_run(
+    data_dir: &Path,
+    confirmed: bool,
+) -> Result<Option<Option<FixLock>>, super::FixError> {
+    if !confirmed {
+        return Ok(Some(None));
+    }
+    match try_lock(data_dir) {
+        Ok(Some(l)) => Ok(Some(Some(l))),
+        Ok(None) => Ok(None),
+        Err(source) => Err(super::FixError::Lock {
+            path: lock_path(data_dir),
+            source,
+        }),
+    }
+}
+
+/// What a run reports when another fix holds the lock.
+pub(super) const BUSY: &str = "another fix is running (from the menu-bar app or another serve-doctor); nothing changed — try again when it has finished";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -197,7 +197,8 @@ pub struct FixReport {
 }
 
 impl FixReport {
-    fn new(action: &Action) -> FixReport {
+    /// An empty report for `action` (outcome `planned`, nothing filled in yet).
+    pub fn new(action: &Action) -> FixReport {
         FixReport {
             action: action.name(),
             outcome: Outcome::Planned,

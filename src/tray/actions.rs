@@ -484,26 +484,10 @@ pub(crate) mod tests {
     }
 
     fn empty_report() -> FixReport {
-        // FixReport has no public constructor; build one field by field.
-        FixReport {
-            action: "recreate",
-            outcome: Outcome::Planned,
-            route: None,
-            plan: Plan::default(),
-            backup: None,
-            steps: vec![],
-            verified: false,
-            rolled_back: false,
-            new_health: None,
-            new_cause: None,
-            new_summary: None,
-            consent_url: None,
-            findings: vec![],
-            url: None,
-            command: None,
-            backups: None,
-            message: String::new(),
-        }
+        FixReport::new(&fix::Action::Recreate {
+            keep_others: false,
+            https_port: None,
+        })
     }
 
     pub fn recreate_plan() -> Plan {
