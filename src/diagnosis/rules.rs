@@ -172,9 +172,12 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &Plan) -> Tri {
             && st.and_then(|s| s.self_node.as_ref()).and_then(|n| n.online) == Some(false))
         .into(),
         Healthy => {
-            // Healthy must not be declared while a request through serve is still out.
+            // Healthy must not be declared while a request through serve is still out, nor
+            // before it starts: it starts once the handshake worked.
+            let tls_ok = matches!(ev.tls.value(), Some(TlsOutcome::Established { .. }));
             match ev.via_serve {
                 Step::Running => Tri::Unknown,
+                Step::NotStarted if tls_ok => Tri::Unknown,
                 _ => Tri::Yes,
             }
         }

@@ -488,3 +488,16 @@ fn provisional_diagnosis_shows_pending_checks() {
         CheckStatus::Pending
     );
 }
+
+/// Regression: with the backend answered first, the handshake's success must not end the run
+/// before the request through serve has even started.
+#[test]
+fn healthy_waits_for_the_request_through_serve_to_start() {
+    let mut ev = healthy();
+    ev.via_serve = Step::NotStarted;
+    assert_eq!(certain(&ev), None);
+    ev.via_serve = Step::Running;
+    assert_eq!(certain(&ev), None);
+    ev.via_serve = done(HttpOutcome::Response { status: 200, ms: 1 });
+    assert_eq!(certain(&ev), Some(Cause::Healthy));
+}
