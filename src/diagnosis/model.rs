@@ -77,8 +77,10 @@ stable_ids! {
         CertInvalid = "cert_invalid",
         BackendDown = "backend_down",
         BackendNotResponding = "backend_not_responding",
+        ServeProxyFailing = "serve_proxy_failing",
         CertExpiring = "cert_expiring",
         ControlUnreachable = "control_unreachable",
+        NotVerified = "not_verified",
         Healthy = "healthy",
     }
 }
@@ -88,7 +90,7 @@ impl Cause {
         use Cause::*;
         match self {
             TailscaleNotFound | DaemonUnreachable | StatusUnparseable | Stopped | NeedsLogin
-            | NeedsApproval => Health::Gray,
+            | NeedsApproval | NotVerified => Health::Gray,
             CertPending | CertExpiring | ControlUnreachable => Health::Yellow,
             Healthy => Health::Green,
             _ => Health::Red,

@@ -3,8 +3,8 @@
 //! Each cause is a three-valued test on the evidence (yes / no / not known yet). Walking the
 //! causes in precedence order, the first "yes" whose predecessors are all "no" is certain; a
 //! "not known yet" before any "yes" means we must wait. That is what lets the engine stop early:
-//! with HTTPS certificates off, the status alone decides, and the 60-second handshake stall that
-//! would follow is never waited for.
+//! with HTTPS certificates off, the status alone decides, and no handshake is made at all (a
+//! stuck issuance would hold it for up to a minute).
 
 use chrono::TimeDelta;
 
@@ -162,6 +162,13 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &Plan) -> Tri {
                 HttpOutcome::NoResponse { .. } | HttpOutcome::Failed { .. }
             )
         }),
+        // serve answered 5xx although the backend answers this machine directly: tailscaled
+        // reaches something else (another network namespace or container, another address).
+        ServeProxyFailing => on(
+            &ev.via_serve,
+            false,
+            |v| matches!(v, HttpOutcome::Response { status, .. } if *status >= 500),
+        ),
         CertExpiring => on(&ev.tls, tls_will_run, |t| match t {
             TlsOutcome::Established { cert, .. } => {
                 cert.not_after - ev.now < TimeDelta::days(EXPIRY_WARNING_DAYS)
@@ -171,6 +178,28 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &Plan) -> Tri {
         ControlUnreachable => (running
             && st.and_then(|s| s.self_node.as_ref()).and_then(|n| n.online) == Some(false))
         .into(),
+        // Green needs evidence: a completed handshake and a request through serve that serve
+        // answered. Without them (no local listener on a userspace node, a request that got a
+        // 5xx or no answer) the verdict is "not verified", never healthy.
+        NotVerified => match (&ev.tls, &ev.via_serve) {
+            (Step::Running, _) => Tri::Unknown,
+            (Step::NotStarted, _) if tls_will_run => Tri::Unknown,
+            (
+                Step::Done {
+                    value: TlsOutcome::Established { .. },
+                    ..
+                },
+                via,
+            ) => match via {
+                Step::Running | Step::NotStarted => Tri::Unknown,
+                Step::Done {
+                    value: HttpOutcome::Response { status, .. },
+                    ..
+                } => (*status >= 500).into(),
+                _ => Tri::Yes,
+            },
+            _ => Tri::Yes,
+        },
         Healthy => {
             // Healthy must not be declared while a request through serve is still out, nor
             // before it starts: it starts once the handshake worked.
@@ -797,6 +826,7 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &Plan) -> String {
         DaemonUnreachable => match ev.status.value() {
             Some(Err(CliFailure::TimedOut { after_ms })) => format!(
                 "The Tailscale daemon did not answer within {}.", secs(*after_ms)),
+            _ if ev.api.is_some() => "Tailscale is not running: nothing answers on the daemon's LocalAPI.".into(),
             _ => "Tailscale is not running: the CLI cannot reach the Tailscale daemon.".into(),
         },
         StatusUnparseable => match ev.status.value() {
@@ -839,11 +869,23 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &Plan) -> String {
         },
         BackendDown => format!("HTTPS works, but nothing answers on the backend {}.", p.backend_addr.as_deref().unwrap_or("port")),
         BackendNotResponding => format!("The backend {} accepts connections but does not answer HTTP requests.", p.backend_addr.as_deref().unwrap_or("")),
+        ServeProxyFailing => {
+            let status = match ev.via_serve.value() {
+                Some(HttpOutcome::Response { status, .. }) => status.to_string(),
+                _ => "5xx".into(),
+            };
+            format!("Requests through serve get HTTP {status}, although the backend {} answers this machine directly: tailscaled reaches another place (it runs in another network namespace or container, or the backend listens on another address).", p.backend_addr.as_deref().unwrap_or(""))
+        }
         CertExpiring => match ev.tls.value() {
             Some(TlsOutcome::Established { cert, .. }) => format!("Serve works, but its certificate expires in {} days and has not been renewed.", (cert.not_after - ev.now).num_days()),
             _ => "Serve works, but its certificate expires soon.".into(),
         },
         ControlUnreachable => "Serve works, but this node cannot reach Tailscale's control server, so certificates cannot be renewed.".into(),
+        NotVerified => match (&p.dial, ev.via_serve.value()) {
+            (Err(why), _) => format!("Serve looks configured for {name}, but the TLS check could not run from here ({why}), so nothing was verified end to end."),
+            (_, Some(HttpOutcome::Response { status, .. })) => format!("HTTPS works, but a request through serve answered HTTP {status}."),
+            _ => format!("The TLS handshake and a request through serve did not both complete for {name}, so serve is not confirmed healthy."),
+        },
         Healthy => match p.url() {
             Some(u) => format!("Serve is healthy: {u}"),
             None => "Serve is healthy.".into(),
@@ -1047,6 +1089,15 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &Plan, consent_url: Option<&str>) -
             ],
             _ => vec![cert_cmd, logs],
         },
+        ServeProxyFailing => vec![fix(
+            FixId::StartBackend,
+            format!(
+                "Make your app reachable where tailscaled runs (same network namespace or container; listening on {})",
+                p.backend_addr.as_deref().unwrap_or("the proxied address")
+            ),
+            None,
+            None,
+        )],
         BackendDown | BackendNotResponding => vec![fix(
             FixId::StartBackend,
             format!(
@@ -1060,6 +1111,12 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &Plan, consent_url: Option<&str>) -
         ControlUnreachable => vec![fix(
             FixId::CheckNetwork,
             "Check this machine's internet connection and firewall (control server unreachable)",
+            None,
+            None,
+        )],
+        NotVerified => vec![fix(
+            FixId::CheckNetwork,
+            "Check it from a device that can reach the node (or point --connect at an address that reaches its serve port)",
             None,
             None,
         )],

@@ -438,8 +438,10 @@ pub fn short_cause(cause: Cause) -> &'static str {
         Cause::CertInvalid => "The certificate is not valid",
         Cause::BackendDown => "Your app behind serve is down",
         Cause::BackendNotResponding => "Your app behind serve does not respond",
+        Cause::ServeProxyFailing => "Serve cannot reach your app",
         Cause::CertExpiring => "The certificate expires soon",
         Cause::ControlUnreachable => "Control server unreachable",
+        Cause::NotVerified => "Serve could not be verified from here",
         Cause::Healthy => "Serve healthy",
     }
 }

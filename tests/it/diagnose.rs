@@ -238,7 +238,9 @@ async fn magicdns_off() {
 }
 
 /// The seed scenario: HTTPS off, a handshake that would stall forever, `tailscale cert` that
-/// hangs. The verdict comes from the status alone, long before any timeout.
+/// hangs. The verdict comes from the status alone, long before any timeout. (The real 1.102.3
+/// and 1.98.10 daemons fail such a handshake at once, see `full_shows_the_immediate_alert`; a
+/// daemon whose issuance is stuck stalls, and the verdict must not wait for that either.)
 #[tokio::test(flavor = "multi_thread")]
 async fn https_off_is_decided_at_once_and_leaves_nothing_running() {
     let ca = TestCa::new();
@@ -279,15 +281,21 @@ async fn https_off_is_decided_at_once_and_leaves_nothing_running() {
     }
 }
 
+/// With HTTPS off the real daemon (1.102.3 and 1.98.10, on the tailnet bench) answers the
+/// ClientHello at once with alert internal_error ("your Tailscale account does not support
+/// getting TLS certs"): it does not stall.
 #[tokio::test(flavor = "multi_thread")]
-async fn full_waits_for_the_stalled_handshake() {
+async fn full_shows_the_immediate_alert() {
     let ca = TestCa::new();
-    let w = World::new("https-off", "healthy", Some(stall_peer().await), 18080, &ca).await;
-    let (code, v) = w.run(&["--full", "--timeout", "1"]).await;
+    let w = World::new("https-off", "healthy", Some(alert_peer().await), 18080, &ca).await;
+    let (code, v) = w.run(&["--full", "--timeout", "5"]).await;
     assert_cause(code, &v, "https_disabled", "red", 2);
     let c = check(&v, "tls_handshake");
     assert_eq!(c["status"], "fail");
-    assert!(c["detail"].as_str().unwrap().contains("stalled"), "{c}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("internal_error"),
+        "{c}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -502,9 +510,10 @@ async fn userspace_networking_skips_the_listener_with_the_reason() {
     let backend = http_backend(200).await;
     sc.status("userspace")
         .serve("healthy", backend.addr().port());
-    // No --connect: with TUN off there is nothing to dial, and nothing must be dialled.
+    // No --connect: with TUN off there is nothing to dial, and nothing must be dialled. And
+    // without a handshake it is not green (the real bench showed this reported healthy).
     let (code, v) = diagnose_json(&sc, &["--no-default-connect"]).await;
-    assert_cause(code, &v, "healthy", "green", 0);
+    assert_cause(code, &v, "not_verified", "gray", 3);
     assert!(
         check(&v, "listener")["detail"]
             .as_str()

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::harness::{ROUTES, Route, SERVER, SERVER_NAME, bench, brief, check};
+use crate::harness::{PHONE, ROUTES, Route, SERVER, SERVER_NAME, bench, brief, check};
 
 #[test]
 fn healthy_with_a_certificate_really_issued_by_pebble() {
@@ -33,4 +33,239 @@ fn https_certificates_off_fails_the_handshake_at_once() {
         assert_eq!(v["cause"], "https_disabled", "{route:?}: {}", brief(&v));
         assert_eq!(code, 2);
     }
+}
+
+#[test]
+fn issuance_failing_when_the_acme_server_refuses() {
+    let Some(b) = bench() else { return };
+    b.admin("acme?mode=refuse");
+    b.forget_certs(SERVER);
+    for route in ROUTES {
+        let (code, v) = b.diagnose(route, &["--timeout", "5"]);
+        assert_eq!(
+            v["cause"],
+            "cert_issuance_failing",
+            "{route:?}: {}",
+            brief(&v)
+        );
+        assert_eq!(code, 2);
+    }
+}
+
+#[test]
+fn issuance_stalling_is_pending_first_then_failing() {
+    let Some(b) = bench() else { return };
+    b.admin("acme?mode=stall");
+    b.forget_certs(SERVER);
+    // While the daemon's own attempt is under way it says so (tls-cert-pending, since 1.100).
+    for route in ROUTES {
+        let (code, v) = b.diagnose(route, &["--timeout", "3"]);
+        assert_eq!(v["cause"], "cert_pending", "{route:?}: {}", brief(&v));
+        assert_eq!(code, 1);
+    }
+    // The attempt ends when the daemon's own deadline passes; the warning goes, no certificate
+    // came, and the next handshake stalls again: issuance is failing. (Each handshake starts a
+    // new attempt, so each route waits for the one before it to give up.)
+    for route in ROUTES {
+        let waited = b.wait("the stalled issuance to give up", 180, || {
+            b.status(SERVER)["Health"].as_array().is_some_and(|h| {
+                h.iter()
+                    .all(|w| !w.as_str().unwrap_or("").contains("Fetching TLS"))
+            })
+        });
+        eprintln!("the stalled attempt gave up after {waited:?}");
+        let (code, v) = b.diagnose(route, &["--timeout", "3"]);
+        assert_eq!(
+            v["cause"],
+            "cert_issuance_failing",
+            "{route:?}: {}",
+            brief(&v)
+        );
+        assert_eq!(code, 2);
+    }
+}
+
+#[test]
+fn backend_down_is_named_from_the_502() {
+    let Some(b) = bench() else { return };
+    b.admin("backend?on=0");
+    for route in ROUTES {
+        let (code, v) = b.diagnose(route, &["--full"]);
+        assert_eq!(v["cause"], "backend_down", "{route:?}: {}", brief(&v));
+        assert_eq!(code, 2);
+        eprintln!("backend down: {}", brief(&v));
+    }
+}
+
+#[test]
+fn stopped_after_tailscale_down() {
+    let Some(b) = bench() else { return };
+    b.ts_ok(SERVER, &["down"]);
+    b.wait_state(SERVER, "Stopped");
+    for route in ROUTES {
+        let (code, v) = b.diagnose(route, &[]);
+        assert_eq!(v["cause"], "stopped", "{route:?}: {}", brief(&v));
+        assert_eq!(code, 3);
+    }
+}
+
+#[test]
+fn logged_out_needs_login() {
+    let Some(b) = bench() else { return };
+    b.ts_ok(SERVER, &["logout"]);
+    b.wait_state(SERVER, "NeedsLogin");
+    for route in ROUTES {
+        let (code, v) = b.diagnose(route, &[]);
+        assert_eq!(v["cause"], "needs_login", "{route:?}: {}", brief(&v));
+        assert_eq!(code, 3);
+    }
+}
+
+#[test]
+fn key_expired_needs_login() {
+    let Some(b) = bench() else { return };
+    b.admin("expire?on=1");
+    b.wait("the node key to expire", 30, || {
+        let st = b.status(SERVER);
+        st["BackendState"] != "Running" || st["Self"]["Expired"] == true
+    });
+    eprintln!(
+        "expired status: {} {}",
+        b.status(SERVER)["BackendState"],
+        b.status(SERVER)["Self"]["Expired"]
+    );
+    for route in ROUTES {
+        let (code, v) = b.diagnose(route, &[]);
+        assert_eq!(v["cause"], "needs_login", "{route:?}: {}", brief(&v));
+        assert_eq!(code, 3);
+    }
+}
+
+#[test]
+fn serve_keyed_to_the_old_name_after_a_rename() {
+    let Some(b) = bench() else { return };
+    b.admin("rename?host=server&to=renamed");
+    b.wait("the new name", 30, || {
+        b.status(SERVER)["Self"]["DNSName"] == "renamed.tailnet.test."
+    });
+    for route in ROUTES {
+        let (code, v) = b.diagnose(route, &[]);
+        assert_eq!(
+            v["cause"],
+            "serve_name_mismatch",
+            "{route:?}: {}",
+            brief(&v)
+        );
+        assert_eq!(code, 2);
+    }
+}
+
+#[test]
+fn plain_http_serve() {
+    let Some(b) = bench() else { return };
+    b.ts_ok(SERVER, &["serve", "reset"]);
+    b.ts_ok(SERVER, &["serve", "--bg", "--http=80", "18080"]);
+    for route in ROUTES {
+        let (code, v) = b.diagnose(route, &[]);
+        assert_eq!(v["cause"], "serve_plain_http", "{route:?}: {}", brief(&v));
+        assert_eq!(code, 2);
+    }
+}
+
+#[test]
+fn no_serve_config_after_a_reset() {
+    let Some(b) = bench() else { return };
+    b.ts_ok(SERVER, &["serve", "reset"]);
+    eprintln!(
+        "after reset: localapi={:?} cli={:?}",
+        String::from_utf8_lossy(&b.localapi(SERVER, "serve-config")),
+        b.ts_ok(SERVER, &["serve", "status", "--json"])
+    );
+    for route in ROUTES {
+        let (code, v) = b.diagnose(route, &[]);
+        assert_eq!(
+            v["cause"],
+            "serve_not_configured",
+            "{route:?}: {}",
+            brief(&v)
+        );
+        assert_eq!(code, 2);
+    }
+}
+
+#[test]
+fn control_server_gone_while_running() {
+    let Some(b) = bench() else { return };
+    b.admin("control?on=0");
+    b.wait("Self.Online to turn false", 60, || {
+        b.status(SERVER)["Self"]["Online"] == false
+    });
+    for route in ROUTES {
+        let (code, v) = b.diagnose(route, &[]);
+        assert_eq!(
+            v["cause"],
+            "control_unreachable",
+            "{route:?}: {}",
+            brief(&v)
+        );
+        assert_eq!(code, 1);
+    }
+}
+
+#[test]
+fn tailscaled_gone() {
+    let Some(b) = bench() else { return };
+    b.stop_node(SERVER);
+    for route in ROUTES {
+        let (code, v) = b.diagnose(route, &[]);
+        assert_eq!(v["cause"], "daemon_unreachable", "{route:?}: {}", brief(&v));
+        assert_eq!(code, 3);
+    }
+}
+
+#[test]
+fn userspace_node_is_not_green_without_a_handshake() {
+    let Some(b) = bench() else { return };
+    b.ts_ok(PHONE, &["serve", "reset"]);
+    b.ts_ok(PHONE, &["serve", "--bg", "18080"]);
+    // Its certificate is issued, its backend answers: still nothing on this machine can dial
+    // its serve listener (TUN off), so no handshake and no request through serve happened.
+    b.wait("the phone's certificate", 60, || {
+        b.cert_file(PHONE, "phone.tailnet.test").exists()
+    });
+    for route in ROUTES {
+        let (code, v) = b.diagnose_node(PHONE, route, &[]);
+        assert_eq!(v["cause"], "not_verified", "{route:?}: {}", brief(&v));
+        assert_eq!(code, 3);
+        assert_eq!(check(&v, "tls_handshake")["status"], "skip");
+    }
+    b.ts_ok(PHONE, &["serve", "reset"]);
+}
+
+#[test]
+fn before_1_100_the_first_handshake_fetches_the_certificate() {
+    let Some(b) = bench() else { return };
+    let old = b.env("TS_OLD_VERSION").to_string();
+    b.stop_node(SERVER);
+    b.restart_node(SERVER, &["--version", &old]);
+    b.wait_state(SERVER, "Running");
+    let start = Instant::now();
+    b.forget_certs_keep_version(SERVER, &old);
+    let st = b.status(SERVER);
+    eprintln!("1.98 status: {} health {}", st["Version"], st["Health"]);
+    for route in ROUTES {
+        let (code, v) = b.diagnose(route, &["--timeout", "10"]);
+        eprintln!(
+            "1.98 {route:?} exit {code} after {:?}: {}",
+            start.elapsed(),
+            brief(&v)
+        );
+    }
+    b.admin("certs?on=0");
+    b.wait("CertDomains to empty", 20, || {
+        b.status(SERVER)["CertDomains"].is_null()
+    });
+    let (code, v) = b.diagnose(Route::Api, &["--full", "--timeout", "10"]);
+    eprintln!("1.98 https off exit {code}: {}", brief(&v));
+    let _ = SERVER_NAME;
 }

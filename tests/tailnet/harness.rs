@@ -275,6 +275,11 @@ impl Bench {
     /// Deletes the cached certificates of `node` (with its daemon restarted, so none is
     /// left in memory either).
     pub fn forget_certs(&self, node: &str) {
+        self.forget_certs_keep_version(node, self.env("TS_VERSION"));
+    }
+
+    /// As [`Bench::forget_certs`], restarting the daemon at `version`.
+    pub fn forget_certs_keep_version(&self, node: &str, version: &str) {
         self.stop_node(node);
         if let Ok(rd) = std::fs::read_dir(self.node_dir(node).join("certs")) {
             for e in rd.flatten() {
@@ -284,7 +289,7 @@ impl Bench {
                 }
             }
         }
-        self.restart_node(node, &[]);
+        self.restart_node(node, &["--version", version]);
         self.wait_state(node, "Running");
     }
 
@@ -360,10 +365,49 @@ impl Bench {
         if have != want {
             self.standard_serve();
         }
-        self.wait("Pebble's certificate for the server", 60, || {
-            self.cert_file(SERVER, SERVER_NAME).exists()
-        });
+        self.ensure_cert();
         let _ = std::io::stderr().flush();
+    }
+
+    /// A handshake with the server's serve port, as a browser makes it (the bench's own check,
+    /// not Serve Doctor's): returns curl's exit code.
+    pub fn handshake(&self, max_secs: u32) -> i32 {
+        let ip = self.status(SERVER)["Self"]["TailscaleIPs"][0]
+            .as_str()
+            .unwrap_or("100.64.0.1")
+            .to_string();
+        self.in_ns("curl")
+            .args(["-s", "-o", "/dev/null", "--max-time", &max_secs.to_string()])
+            .arg("--cacert")
+            .arg(self.pebble_root())
+            .args(["--resolve", &format!("{SERVER_NAME}:443:{ip}")])
+            .arg(format!("https://{SERVER_NAME}/"))
+            .status()
+            .map(|s| s.code().unwrap_or(-1))
+            .unwrap_or(-1)
+    }
+
+    /// A certificate for the server, issued by Pebble. tailscaled 1.102 fetches one by itself
+    /// only when serve is configured or the daemon starts, otherwise on the first handshake; a
+    /// fetch still stuck on a stalled ACME server holds the name's lock, so after one failed
+    /// try the daemon is restarted.
+    fn ensure_cert(&self) {
+        let cert = self.cert_file(SERVER, SERVER_NAME);
+        for attempt in 0..3 {
+            if cert.exists() {
+                return;
+            }
+            if attempt > 0 {
+                self.restart_node(SERVER, &[]);
+                self.wait_state(SERVER, "Running");
+            }
+            self.handshake(30);
+        }
+        assert!(
+            cert.exists(),
+            "no certificate for the server after three tries; logs in {}",
+            self.dir.display()
+        );
     }
 
     /// `serve-doctor ARGS` inside the namespace, HOME in the bench.
