@@ -193,6 +193,7 @@ pub(super) async fn recreate(
     let mut body = serde_json::to_vec(&new).unwrap_or_default();
     let mut if_match = etag;
     let mut result = Ok(());
+    let mut raced = false;
     for attempt in 0..2 {
         let started = std::time::Instant::now();
         result = api.set_serve_config(&body, if_match.as_deref()).await;
@@ -209,6 +210,7 @@ pub(super) async fn recreate(
             let now: Value = serde_json::from_str(&raw2).unwrap_or(Value::Null);
             body = serde_json::to_vec(&edited(&now, &dns, port, &target).0).unwrap_or_default();
             if_match = etag2;
+            raced = true;
             continue;
         }
         break;
@@ -230,6 +232,11 @@ pub(super) async fn recreate(
         report.outcome = Outcome::Done;
         report.message =
             format!("serve recreated for {dns} over the LocalAPI (other handlers untouched)");
+        if raced {
+            report.message.push_str(
+                "; another client changed the serve config between our read and our write (the daemon refused our first write on its ETag): its change is kept and ours was redone on top of it",
+            );
+        }
         rediagnose(&mut report, opts).await;
         return Ok(report);
     }

@@ -193,6 +193,30 @@ impl Bench {
         o.stdout
     }
 
+    /// Replaces the server's serve config through the LocalAPI, as another client would.
+    pub fn set_serve_config(&self, config: &Value) {
+        let o = Command::new("curl")
+            .args([
+                "-sS",
+                "--fail-with-body",
+                "--max-time",
+                "10",
+                "--unix-socket",
+            ])
+            .arg(self.socket(SERVER))
+            .args(["-X", "POST", "--data-binary"])
+            .arg(config.to_string())
+            .arg("http://local-tailscaled.sock/localapi/v0/serve-config")
+            .output()
+            .expect("curl");
+        assert!(
+            o.status.success(),
+            "POST serve-config: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
     /// Serve config and prefs, byte for byte: what a diagnosis must leave as it found.
     pub fn daemon_state(&self, node: &str) -> (Vec<u8>, Vec<u8>) {
         (
