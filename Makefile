@@ -2,10 +2,11 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 APT_PACKAGES := libgtk-3-dev libdbus-1-dev libayatana-appindicator3-1 \
-	xvfb xdotool x11-utils imagemagick trayer xclip
+	xvfb xdotool x11-utils imagemagick trayer xclip \
+	iproute2 openssl curl jq
 MAC_TARGET := aarch64-apple-darwin
 
-.PHONY: deps run test lint icons check-macos unit e2e bench
+.PHONY: deps run test lint icons check-macos unit e2e bench test-tailnet bench-tailnet
 # bundle/ is also a directory: without .PHONY, `make bundle` would be "up to date".
 .PHONY: app-icons bundle install uninstall
 
@@ -19,7 +20,7 @@ ifeq ($(shell uname -s),Linux)
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
-	@rustup target list --installed 2>/dev/null | grep -qx $(MAC_TARGET) || rustup target add $(MAC_TARGET)
+	@rustup target list --installed 2>/dev/null | grep -qx $(MAC_TARGET) || rustup target add $(MAC_TARGET) || true
 endif
 
 run: deps
@@ -29,7 +30,13 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
+# Where rustup cannot install the macOS target, say so in one line and pass (only then).
 check-macos:
+	@if ! rustup target list --installed 2>/dev/null | grep -qx $(MAC_TARGET); then \
+		if ! err=$$(rustup target add $(MAC_TARGET) 2>&1); then \
+			echo "macOS type-check SKIPPED: $$(echo "$$err" | tail -1)"; exit 0; \
+		fi; \
+	fi; \
 	$(CARGO) check --target $(MAC_TARGET)
 
 # The committed tray PNGs must match what the generator draws.
@@ -44,16 +51,26 @@ unit:
 	$(CARGO) test -q
 
 # Real tray under Xvfb (each script prints "N passed, N failed" and exits non-zero on failure).
+# The tray on the real daemon (tailnet-*.sh) runs with the other real-tailnet tests.
 e2e:
-	@set -e; for t in tests/e2e/*.sh; do echo "== $$t"; bash "$$t"; done
+	@set -e; for t in tests/e2e/*.sh; do case $$t in */tailnet-*) continue;; esac; echo "== $$t"; bash "$$t"; done
+	bash tests/fake-tailscale/selftest.sh
 
-test: deps lint check-macos icons app-icons unit e2e
+# Everything that meets the real tailscaled (tests/tailnet/run.sh says how it skips and counts).
+test-tailnet:
+	bash tests/tailnet/run.sh
+
+test: deps lint check-macos icons app-icons unit e2e test-tailnet
 
 # Numbers, not assertions: diagnose wall times (seed, healthy, LocalAPI vs CLI) and the tray's
 # idle CPU / RSS / spawns / time to icon.
 bench:
 	$(CARGO) bench --bench diagnose
 	bash scripts/bench-tray.sh
+
+# Time to the verdict on the real tailnet, beside the manual chain (curl, tailscale cert).
+bench-tailnet:
+	bash scripts/bench-tailnet.sh
 
 # Packaging (bundle/). `make bundle`: target/bundle/Serve Doctor.app and its zip (see
 # bundle/macos.sh for signing and notarization: SIGN_IDENTITY, NOTARY_PROFILE; BIN= skips the build).

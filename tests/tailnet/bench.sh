@@ -44,7 +44,7 @@ build_control() {
 	local out="$CACHE/benchcontrol-$sum"
 	if [ ! -x "$out" ]; then
 		log "building the bench control server"
-		(cd "$HERE/control" && CGO_ENABLED=0 go build -trimpath -o "$out.tmp" . && mv "$out.tmp" "$out")
+		(cd "$HERE/control" && CGO_ENABLED=0 GOFLAGS= go build -trimpath -buildvcs=false -o "$out.tmp" . && mv "$out.tmp" "$out")
 	fi
 	ln -sf "$out" "$CACHE/benchcontrol"
 }
