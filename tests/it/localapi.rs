@@ -538,8 +538,12 @@ async fn the_bus_delivers_pushed_notify_lines_and_ends_when_the_daemon_stops() {
             fake.seen().last().unwrap().uri,
             "/localapi/v0/watch-ipn-bus?mask=8338"
         );
+        // Like the real daemon (seen on the tailnet bench), the first line is the initial
+        // state, with health.
+        let first = next(&mut bus).await.unwrap().unwrap();
+        assert!(first.state.is_some(), "{transport:?}: {first:?}");
 
-        // Nothing yet: waiting can be abandoned (as in a select!) without losing anything.
+        // Nothing more yet: waiting can be abandoned (as in a select!) without losing anything.
         assert!(
             tokio::time::timeout(Duration::from_millis(50), bus.next())
                 .await
@@ -595,6 +599,7 @@ async fn the_bus_delivers_pushed_notify_lines_and_ends_when_the_daemon_stops() {
         // It comes back on the same socket and port: a new watch works.
         fake.restart().await;
         let mut bus = api.watch_ipn_bus(TRAY_MASK).await.unwrap();
+        assert!(next(&mut bus).await.unwrap().unwrap().state.is_some());
         fake.push(r#"{"State":5}"#);
         assert_eq!(
             next(&mut bus).await.unwrap().unwrap().state,
@@ -609,6 +614,10 @@ async fn the_bus_delivers_pushed_notify_lines_and_ends_when_the_daemon_stops() {
 async fn lines_split_across_chunks_or_sharing_one_are_reassembled() {
     let mut fake = FakeDaemon::start().await;
     let mut bus = fake.tcp_client(T).watch_ipn_bus(TRAY_MASK).await.unwrap();
+    assert!(
+        next(&mut bus).await.unwrap().unwrap().state.is_some(),
+        "initial state"
+    );
     fake.push_raw(br#"{"Version":"1.9"#);
     // Half a line is not a message yet.
     assert!(

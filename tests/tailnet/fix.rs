@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use crate::harness::{ROUTES, Route, SERVER, SERVER_NAME, bench, brief};
 
-/// Several ports and mounts, a TCP forward, a Service and Funnel: what a long-lived node has.
+/// Several ports and mounts, a TCP forward, a `Text` handler, a Service and Funnel: what a
+/// long-lived node has.
 fn rich_config(name: &str) -> Value {
     json!({
         "TCP": {
@@ -23,7 +24,11 @@ fn rich_config(name: &str) -> Value {
             }},
             format!("{name}:8443"): {"Handlers": {"/": {"Proxy": "http://127.0.0.1:18081"}}}
         },
-        "AllowFunnel": {format!("{name}:443"): true}
+        "AllowFunnel": {format!("{name}:443"): true},
+        "Services": {"svc:web": {
+            "TCP": {"443": {"HTTPS": true}},
+            "Web": {"web.tailnet.test:443": {"Handlers": {"/": {"Proxy": "http://127.0.0.1:18080"}}}}
+        }}
     })
 }
 
@@ -67,7 +72,7 @@ fn recreate_turns_a_renamed_node_green_on_both_routes() {
 }
 
 #[test]
-fn restore_brings_back_ports_mounts_tcp_forward_and_funnel_equal() {
+fn restore_brings_back_ports_mounts_tcp_forward_a_service_and_funnel_equal() {
     let Some(b) = bench() else { return };
     let rich = rich_config(SERVER_NAME);
     for route in ROUTES {

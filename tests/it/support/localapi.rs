@@ -495,7 +495,16 @@ async fn handle(
             if param("mask").is_some_and(|m| m.parse::<u64>().is_err()) {
                 return text(400, "bad mask");
             }
+            let mask = param("mask")
+                .and_then(|m| m.parse::<u64>().ok())
+                .unwrap_or(0);
             let (tx, rx) = mpsc::unbounded_channel();
+            // With NotifyInitialState (2) the real daemon's first line carries Version,
+            // SessionID and State (a number), plus Health with NotifyInitialHealthState (128),
+            // as the real-tailnet bench showed; 128 alone sends no first line.
+            if mask & 2 != 0 {
+                let _ = tx.send(Bytes::from(initial_notify(&lock(shared).status, mask)));
+            }
             // Registered before the head goes out: the client may rely on that.
             lock(shared).watchers.push(tx);
             Response::builder()
@@ -505,6 +514,30 @@ async fn handle(
         }
         _ => text(404, "404 page not found"),
     }
+}
+
+/// The first line of a watch with the initial bits, from the current status.
+fn initial_notify(status: &[u8], mask: u64) -> String {
+    let st: serde_json::Value = serde_json::from_slice(status).unwrap_or_default();
+    let state = match st["BackendState"].as_str().unwrap_or("") {
+        "InUseOtherUser" => 1,
+        "NeedsLogin" => 2,
+        "NeedsMachineAuth" => 3,
+        "Stopped" => 4,
+        "Starting" => 5,
+        "Running" => 6,
+        _ => 0,
+    };
+    let mut n = serde_json::json!({
+        "Version": st["Version"],
+        "SessionID": "fake-session",
+        "ErrMessage": null, "LoginFinished": null, "State": state, "Prefs": null,
+        "NetMap": null, "Engine": null, "BrowseToURL": null, "DriveShares": null,
+    });
+    if mask & 128 != 0 {
+        n["Health"] = serde_json::json!({"Warnings": null});
+    }
+    format!("{n}\n")
 }
 
 /// The watch stream: each pushed line becomes one chunk; it ends when the sender is dropped.
