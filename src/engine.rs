@@ -125,6 +125,23 @@ enum Done {
     Cert(CertCommand, u64),
 }
 
+/// How long a "not connected to control" reading is given to clear before it is believed.
+/// tailscaled's `Self.Online` only says whether a map poll is active right now, and it drops to
+/// false for some 40 ms whenever the poll restarts (seen on the real-tailnet bench, e.g. on
+/// `tailscale up --force-reauth`); a reading in that gap would turn the icon yellow for nothing.
+pub const ONLINE_SETTLE: Duration = Duration::from_millis(300);
+
+/// Whether `s` shows a running node that is not connected to control: then the caller waits
+/// [`ONLINE_SETTLE`] (here) and reads the status again (one extra read, only in that case).
+async fn settle_online(s: &Status) -> bool {
+    let offline =
+        s.backend_state == "Running" && s.self_node.as_ref().and_then(|n| n.online) == Some(false);
+    if offline {
+        tokio::time::sleep(ONLINE_SETTLE).await;
+    }
+    offline
+}
+
 fn ms_since(t: Instant) -> u64 {
     t.elapsed().as_millis() as u64
 }
@@ -218,10 +235,19 @@ impl Engine {
                 let reader = reader.clone();
                 tasks.spawn(async move {
                     let s = Instant::now();
-                    let r = match reader {
-                        Reader::Cli(cli) => tailscale::status(&cli, t).await,
-                        Reader::Api(api) => api.status().await.map_err(api_failure),
+                    let read = || async {
+                        match &reader {
+                            Reader::Cli(cli) => tailscale::status(cli, t).await,
+                            Reader::Api(api) => api.status().await.map_err(api_failure),
+                        }
                     };
+                    let mut r = read().await;
+                    if let Ok(first) = &r
+                        && settle_online(first).await
+                        && let Ok(second) = read().await
+                    {
+                        r = Ok(second);
+                    }
                     Done::Status(Box::new(r), ms_since(s))
                 });
                 ev.status = Step::Running;
@@ -311,6 +337,10 @@ impl Engine {
         match api.status().await {
             Ok(status) => {
                 *cached = Some(found);
+                let status = match settle_online(&status).await {
+                    true => api.status().await.unwrap_or(status),
+                    false => status,
+                };
                 Some((api, desc, Ok(status), ms_since(s)))
             }
             // The daemon is not there: forget the endpoint (it may move, e.g. the macOS app

@@ -589,3 +589,70 @@ async fn bad_input_is_a_clear_message_and_exit_64() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// tailscaled's `Self.Online` drops to false for some 40 ms whenever its map poll restarts (seen
+/// on the real-tailnet bench): a reading in that gap is read again before it is believed, so a
+/// blip does not turn the icon yellow; a lasting one still does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_control_blip_is_read_again_before_it_is_believed() {
+    use crate::support::localapi::FakeDaemon;
+    let ca = TestCa::new();
+    let backend = http_backend(200).await;
+    let tls = tls_peer(ca.leaf(NAME, 60), 200).await;
+    let daemon = FakeDaemon::start().await;
+    let status = |online: bool| {
+        let mut v: serde_json::Value = serde_json::from_str(&fixture("status-healthy")).unwrap();
+        v["Self"]["Online"] = online.into();
+        v.to_string().into_bytes()
+    };
+    let serve = fixture("serve-healthy").replace(
+        "127.0.0.1:18080",
+        &format!("127.0.0.1:{}", backend.addr().port()),
+    );
+    daemon.set_serve_config(serve.as_bytes());
+    let sc = Scenario::new();
+    let ca_file = sc.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let args = [
+        "diagnose",
+        "--json",
+        "--socket",
+        daemon.socket().to_str().unwrap(),
+        "--connect",
+        &tls.addr_str(),
+        "--ca-file",
+        ca_file.to_str().unwrap(),
+    ];
+    let status_reads = |d: &FakeDaemon| {
+        d.seen()
+            .iter()
+            .filter(|s| s.uri.starts_with("/localapi/v0/status"))
+            .count()
+    };
+
+    // A blip: offline at the first read, back by the second.
+    daemon.set_status(&status(false));
+    let run = serve_doctor(&sc, &args);
+    let flip = async {
+        while status_reads(&daemon) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        daemon.set_status(&status(true));
+    };
+    let (out, ()) = tokio::join!(run, flip);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_cause(out.status.code().unwrap(), &v, "healthy", "green", 0);
+    assert_eq!(status_reads(&daemon), 2);
+
+    // Lasting: still offline at the second read.
+    daemon.set_status(&status(false));
+    let out = serve_doctor(&sc, &args).await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_cause(
+        out.status.code().unwrap(),
+        &v,
+        "control_unreachable",
+        "yellow",
+        1,
+    );
+}
