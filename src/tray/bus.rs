@@ -27,30 +27,43 @@ pub const BACKOFF_MIN: Duration = Duration::from_millis(500);
 /// Longest wait: a tailscaled started later is noticed within this.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
-/// Exponential backoff between connection attempts: 0.5 s, 1 s, 2 s … 30 s; back to the start
-/// once a stream has delivered a message (not merely answered: a daemon that accepts and hangs
-/// up at once must not be hammered).
+/// Attempts made at [`BACKOFF_MIN`] before the wait starts doubling. A restart of the real
+/// tailscaled (an update, `systemctl restart`) takes about 2 s on the tailnet bench: retrying
+/// every 0.5 s across that window brings the icon back within half a second of the daemon,
+/// where plain doubling left it gray for 1.5 s longer.
+pub const BACKOFF_QUICK_TRIES: u32 = 4;
+
+/// Backoff between connection attempts: 0.5 s four times, then 1 s, 2 s … 30 s; back to the
+/// start once a stream has delivered a message (not merely answered: a daemon that accepts and
+/// hangs up at once must not be hammered).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backoff {
     next: Duration,
+    tries: u32,
 }
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { next: BACKOFF_MIN }
+        Backoff {
+            next: BACKOFF_MIN,
+            tries: 0,
+        }
     }
 }
 
 impl Backoff {
-    /// The wait before the next attempt; doubles the one after it.
+    /// The wait before the next attempt.
     pub fn failed(&mut self) -> Duration {
-        let wait = self.next;
+        self.tries += 1;
+        if self.tries <= BACKOFF_QUICK_TRIES {
+            return BACKOFF_MIN;
+        }
         self.next = (self.next * 2).min(BACKOFF_MAX);
-        wait
+        self.next
     }
 
     pub fn reset(&mut self) {
-        self.next = BACKOFF_MIN;
+        *self = Backoff::default();
     }
 }
 
@@ -194,12 +207,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_to_thirty_seconds_and_resets() {
+    fn backoff_retries_quickly_then_doubles_to_thirty_seconds_and_resets() {
         let mut b = Backoff::default();
-        let seq: Vec<u64> = (0..9).map(|_| b.failed().as_millis() as u64).collect();
+        let seq: Vec<u64> = (0..12).map(|_| b.failed().as_millis() as u64).collect();
         assert_eq!(
             seq,
-            [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+            [
+                500, 500, 500, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000
+            ]
         );
         b.reset();
         assert_eq!(b.failed(), BACKOFF_MIN);
