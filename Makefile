@@ -47,8 +47,9 @@ icons:
 app-icons:
 	$(CARGO) run -q --example draw_icons -- --app-icon --check
 
+# Unit and integration tests; the real-tailnet scenarios (tests/tailnet) run in test-tailnet.
 unit:
-	$(CARGO) test -q
+	$(CARGO) test -q --lib --bins --test it
 
 # Real tray under Xvfb (each script prints "N passed, N failed" and exits non-zero on failure).
 # The tray on the real daemon (tailnet-*.sh) runs with the other real-tailnet tests.
