@@ -26,16 +26,7 @@ REACT_MS=${REACT_MS:-2000}
 NAME=box.tail1234.ts.net
 CONVERT=/usr/bin/convert # a stand-in can shadow `convert` in PATH (tray-notes §2)
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok   - $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
-note() { echo "#      $*"; }
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit $?
-}
+. "$(dirname "$0")/lib.sh"
 
 for tool in Xvfb trayer xwininfo xdpyinfo import python3; do
     command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install xvfb trayer x11-utils imagemagick python3"; exit 2; }
@@ -62,21 +53,6 @@ trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
 elapsed_ms() { python3 -c "import sys; print(int((float(sys.argv[2]) - float(sys.argv[1])) * 1000))" "$1" "$(now)"; }
-# wait_for SECONDS CMD...: polls every 50 ms until CMD succeeds; returns 1 on timeout.
-wait_for() {
-    local limit=$1
-    shift
-    local end
-    end=$(python3 -c "import time,sys; print(time.time() + float(sys.argv[1]))" "$limit")
-    while :; do
-        "$@" && return 0
-        python3 -c "import time,sys; sys.exit(0 if time.time() < float(sys.argv[1]) else 1)" "$end" || return 1
-        sleep 0.05
-    done
-}
-# count_in FILE PATTERN: matching lines (0 when none).
-count_in() { grep -c -- "$2" "$1" 2>/dev/null || true; }
-at_least() { [ "$(count_in "$1" "$2")" -ge "$3" ]; }
 # logged_ms_after T PATTERN NTH: ms from T to the NTH log line matching PATTERN (the app's clock).
 logged_ms_after() {
     python3 - "$1" "$WORK/app.log" "$2" "$3" <<'PY'
@@ -150,35 +126,6 @@ trayer --edge top --align right --widthtype percent --width 100 --height 32 --Se
 PIDS+=($!)
 
 # --- helpers on the icon (as in tray.sh) ------------------------------------------------------------
-icon_geometry() {
-    xwininfo -root -tree 2>/dev/null | python3 -c '
-import re, sys
-for line in sys.stdin:
-    if "tray-icon tray app" in line:
-        m = re.search(r"(\d+)x(\d+)\+-?\d+\+-?\d+\s+\+(-?\d+)\+(-?\d+)", line)
-        if m and int(m.group(1)) >= 8 and int(m.group(2)) >= 8:
-            print(*m.groups())
-            break
-'
-}
-look_of() {
-    "$CONVERT" "$1" -crop "${2}x${3}+${4}+${5}" +repage txt:- 2>/dev/null | python3 -c '
-import re, sys
-palette = {"green": (0x1f, 0x88, 0x3d), "yellow": (0xe3, 0xa0, 0x08), "red": (0xcf, 0x22, 0x2e),
-           "gray": (0x6e, 0x77, 0x81), "checking": (0x09, 0x69, 0xda)}
-counts = dict.fromkeys(palette, 0)
-for line in sys.stdin:
-    m = re.search(r"\((\d+),(\d+),(\d+)", line)
-    if not m:
-        continue
-    px = tuple(int(v) for v in m.groups())
-    for name, c in palette.items():
-        if all(abs(a - b) <= 30 for a, b in zip(px, c)):
-            counts[name] += 1
-best = max(counts, key=counts.get)
-print(best if counts[best] >= 20 else "none", counts[best])
-'
-}
 icon_is() {
     import -window root "$WORK/now.png" 2>/dev/null || return 1
     read -r LAST_LOOK _ < <(look_of "$WORK/now.png" $GEOM)

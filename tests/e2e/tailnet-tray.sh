@@ -36,16 +36,7 @@ REACT_MS=${REACT_MS:-2000}
 NAME=server.tailnet.test
 CONVERT=/usr/bin/convert # a stand-in can shadow `convert` in PATH (tray-notes §2)
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok   - $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
-note() { echo "#      $*"; }
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit $?
-}
+. "$(dirname "$0")/lib.sh"
 
 # --- can this machine run the bench at all? -----------------------------------------------------------
 if ! why=$(bash "$BENCH" check 2>&1); then
@@ -95,19 +86,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now_ns() { date +%s%N; }
 ms_between() { echo $(( ($2 - $1) / 1000000 )); } # ms_between NS1 NS2
-# wait_for SECONDS CMD...: polls every 50 ms until CMD succeeds; returns 1 on timeout.
-wait_for() {
-    local end=$(( $(now_ns) + $1 * 1000000000 ))
-    shift
-    until "$@"; do
-        [ "$(now_ns)" -lt "$end" ] || return 1
-        sleep 0.05
-    done
-}
-count_in() { grep -c -- "$2" "$1" 2>/dev/null || true; }
-at_least() { [ "$(count_in "$1" "$2")" -ge "$3" ]; }
 # log_ns PATTERN NTH: the app's timestamp (ns since the epoch) of its NTH log line matching PATTERN.
 log_ns() {
     python3 - "$WORK/app.log" "$1" "$2" <<'PY'
@@ -204,35 +183,6 @@ trayer --edge top --align right --widthtype percent --width 100 --height 32 --Se
 PIDS+=($!)
 
 # --- helpers on the icon (as in tray.sh / bus.sh) ---------------------------------------------------
-icon_geometry() {
-    xwininfo -root -tree 2>/dev/null | python3 -c '
-import re, sys
-for line in sys.stdin:
-    if "tray-icon tray app" in line:
-        m = re.search(r"(\d+)x(\d+)\+-?\d+\+-?\d+\s+\+(-?\d+)\+(-?\d+)", line)
-        if m and int(m.group(1)) >= 8 and int(m.group(2)) >= 8:
-            print(*m.groups())
-            break
-'
-}
-look_of() {
-    "$CONVERT" "$1" -crop "${2}x${3}+${4}+${5}" +repage txt:- 2>/dev/null | python3 -c '
-import re, sys
-palette = {"green": (0x1f, 0x88, 0x3d), "yellow": (0xe3, 0xa0, 0x08), "red": (0xcf, 0x22, 0x2e),
-           "gray": (0x6e, 0x77, 0x81), "checking": (0x09, 0x69, 0xda)}
-counts = dict.fromkeys(palette, 0)
-for line in sys.stdin:
-    m = re.search(r"\((\d+),(\d+),(\d+)", line)
-    if not m:
-        continue
-    px = tuple(int(v) for v in m.groups())
-    for name, c in palette.items():
-        if all(abs(a - b) <= 30 for a, b in zip(px, c)):
-            counts[name] += 1
-best = max(counts, key=counts.get)
-print(best if counts[best] >= 20 else "none", counts[best])
-'
-}
 # look_now: screenshot to $WORK/now.png; its look in $LAST_LOOK, the time the capture ended in $SHOT_NS.
 look_now() {
     import -window root "$WORK/now.png" 2>/dev/null || { LAST_LOOK=noshot; return 1; }

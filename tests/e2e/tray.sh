@@ -32,16 +32,7 @@ SCREEN_W=1280
 NAME=box.tail1234.ts.net
 CONVERT=/usr/bin/convert # a stand-in can shadow `convert` in PATH (tray-notes §2)
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "ok   - $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
-note() { echo "#      $*"; }
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit $?
-}
+. "$(dirname "$0")/lib.sh"
 
 for tool in Xvfb trayer xdotool xwininfo xdpyinfo import xclip python3; do
     command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install xvfb trayer xdotool x11-utils imagemagick xclip python3"; exit 2; }
@@ -69,18 +60,6 @@ trap 'exit 130' INT TERM
 now() { date +%s.%N; }
 elapsed_ms() { python3 -c "import sys; print(int((float(sys.argv[2]) - float(sys.argv[1])) * 1000))" "$1" "$(now)"; }
 
-# wait_for SECONDS CMD...: polls every 50 ms until CMD succeeds; returns 1 on timeout.
-wait_for() {
-    local limit=$1
-    shift
-    local end
-    end=$(python3 -c "import time,sys; print(time.time() + float(sys.argv[1]))" "$limit")
-    while :; do
-        "$@" && return 0
-        python3 -c "import time,sys; sys.exit(0 if time.time() < float(sys.argv[1]) else 1)" "$end" || return 1
-        sleep 0.05
-    done
-}
 
 # --- an isolated user: config, data, logs, runtime dir -------------------------------------------
 export HOME=$WORK/home
@@ -121,38 +100,6 @@ PIDS+=($!)
 wait_for 10 sh -c 'xwininfo -root -tree | grep -q "\"panel\""' || note "trayer window not named as expected; continuing"
 
 # --- helpers on the icon --------------------------------------------------------------------------
-# icon_geometry: "W H X Y" of the embedded icon window (absolute position), or nothing.
-icon_geometry() {
-    xwininfo -root -tree 2>/dev/null | python3 -c '
-import re, sys
-for line in sys.stdin:
-    if "tray-icon tray app" in line:
-        m = re.search(r"(\d+)x(\d+)\+-?\d+\+-?\d+\s+\+(-?\d+)\+(-?\d+)", line)
-        # Before trayer embeds it the window is 1x1 at 0,0: wait for the real one.
-        if m and int(m.group(1)) >= 8 and int(m.group(2)) >= 8:
-            print(*m.groups())
-            break
-'
-}
-# look_of FILE W H X Y: which palette colour dominates the icon's pixels (see src/tray/icons.rs).
-look_of() {
-    "$CONVERT" "$1" -crop "${2}x${3}+${4}+${5}" +repage txt:- 2>/dev/null | python3 -c '
-import re, sys
-palette = {"green": (0x1f, 0x88, 0x3d), "yellow": (0xe3, 0xa0, 0x08), "red": (0xcf, 0x22, 0x2e),
-           "gray": (0x6e, 0x77, 0x81), "checking": (0x09, 0x69, 0xda)}
-counts = dict.fromkeys(palette, 0)
-for line in sys.stdin:
-    m = re.search(r"\((\d+),(\d+),(\d+)", line)
-    if not m:
-        continue
-    px = tuple(int(v) for v in m.groups())
-    for name, c in palette.items():
-        if all(abs(a - b) <= 30 for a, b in zip(px, c)):
-            counts[name] += 1
-best = max(counts, key=counts.get)
-print(best if counts[best] >= 20 else "none", counts[best])
-'
-}
 shot() { import -window root "$1" 2>/dev/null; }
 # icon_is LOOK: screenshot now and compare; leaves the last result in $LAST_LOOK.
 icon_is() {
