@@ -28,11 +28,7 @@ fn https_certificates_off_fails_the_handshake_at_once() {
     b.wait("CertDomains to empty", 20, || {
         b.status(SERVER)["CertDomains"].is_null()
     });
-    for route in ROUTES {
-        let (code, v) = b.diagnose(route, &["--full"]);
-        assert_eq!(v["cause"], "https_disabled", "{route:?}: {}", brief(&v));
-        assert_eq!(code, 2);
-    }
+    b.expect_cause(ROUTES, &["--full"], "https_disabled", 2);
 }
 
 #[test]
@@ -58,11 +54,7 @@ fn issuance_stalling_is_pending_first_then_failing() {
     b.admin("acme?mode=stall");
     b.forget_certs(SERVER);
     // While the daemon's own attempt is under way it says so (tls-cert-pending, since 1.100).
-    for route in ROUTES {
-        let (code, v) = b.diagnose(route, &["--timeout", "3"]);
-        assert_eq!(v["cause"], "cert_pending", "{route:?}: {}", brief(&v));
-        assert_eq!(code, 1);
-    }
+    b.expect_cause(ROUTES, &["--timeout", "3"], "cert_pending", 1);
     // The attempt ends when the daemon's own deadline passes; the warning goes, no certificate
     // came, and the next handshake stalls again: issuance is failing. (Each handshake starts a
     // new attempt, so each route waits for the one before it to give up.)
@@ -102,11 +94,7 @@ fn stopped_after_tailscale_down() {
     let Some(b) = bench() else { return };
     b.ts_ok(SERVER, &["down"]);
     b.wait_state(SERVER, "Stopped");
-    for route in ROUTES {
-        let (code, v) = b.diagnose(route, &[]);
-        assert_eq!(v["cause"], "stopped", "{route:?}: {}", brief(&v));
-        assert_eq!(code, 3);
-    }
+    b.expect_cause(ROUTES, &[], "stopped", 3);
 }
 
 #[test]
@@ -114,11 +102,7 @@ fn logged_out_needs_login() {
     let Some(b) = bench() else { return };
     b.ts_ok(SERVER, &["logout"]);
     b.wait_state(SERVER, "NeedsLogin");
-    for route in ROUTES {
-        let (code, v) = b.diagnose(route, &[]);
-        assert_eq!(v["cause"], "needs_login", "{route:?}: {}", brief(&v));
-        assert_eq!(code, 3);
-    }
+    b.expect_cause(ROUTES, &[], "needs_login", 3);
 }
 
 #[test]
@@ -134,11 +118,7 @@ fn key_expired_needs_login() {
         b.status(SERVER)["BackendState"],
         b.status(SERVER)["Self"]["Expired"]
     );
-    for route in ROUTES {
-        let (code, v) = b.diagnose(route, &[]);
-        assert_eq!(v["cause"], "needs_login", "{route:?}: {}", brief(&v));
-        assert_eq!(code, 3);
-    }
+    b.expect_cause(ROUTES, &[], "needs_login", 3);
 }
 
 #[test]
@@ -165,11 +145,7 @@ fn plain_http_serve() {
     let Some(b) = bench() else { return };
     b.ts_ok(SERVER, &["serve", "reset"]);
     b.ts_ok(SERVER, &["serve", "--bg", "--http=80", "18080"]);
-    for route in ROUTES {
-        let (code, v) = b.diagnose(route, &[]);
-        assert_eq!(v["cause"], "serve_plain_http", "{route:?}: {}", brief(&v));
-        assert_eq!(code, 2);
-    }
+    b.expect_cause(ROUTES, &[], "serve_plain_http", 2);
 }
 
 #[test]
@@ -216,11 +192,7 @@ fn control_server_gone_while_running() {
 fn tailscaled_gone() {
     let Some(b) = bench() else { return };
     b.stop_node(SERVER);
-    for route in ROUTES {
-        let (code, v) = b.diagnose(route, &[]);
-        assert_eq!(v["cause"], "daemon_unreachable", "{route:?}: {}", brief(&v));
-        assert_eq!(code, 3);
-    }
+    b.expect_cause(ROUTES, &[], "daemon_unreachable", 3);
 }
 
 #[test]

@@ -492,6 +492,25 @@ impl Bench {
         (out.status.code().unwrap_or(-1), v)
     }
 
+    /// `diagnose` of the server over each of `routes` names `cause` with exit status `code`;
+    /// returns the last report.
+    pub fn expect_cause(
+        &self,
+        routes: impl IntoIterator<Item = Route>,
+        extra: &[&str],
+        cause: &str,
+        code: i32,
+    ) -> Value {
+        let mut last = Value::Null;
+        for route in routes {
+            let (c, v) = self.diagnose(route, extra);
+            assert_eq!(v["cause"], cause, "{route:?}: {}", brief(&v));
+            assert_eq!(c, code, "{route:?}: exit status");
+            last = v;
+        }
+        last
+    }
+
     /// `fix ARGS --json` on the server over `route`.
     pub fn fix(&self, route: Route, args: &[&str]) -> (i32, Value, String) {
         let mut all: Vec<String> = vec!["fix".into()];
