@@ -12,7 +12,7 @@ use crate::probe::{CertProblem, HttpOutcome, TcpOutcome, TlsOutcome};
 use crate::tailscale::{CertCommand, CliFailure, Status};
 
 use super::evidence::{Evidence, Plan, Platform, ServeFinding, Step};
-use super::model::{Cause, Check, CheckId, CheckStatus, Fix, FixId};
+use super::model::{Cause, Check, CheckId, CheckStatus, Fix, FixId, PortSource};
 
 /// Certificates closer to expiry than this turn the icon yellow.
 pub const EXPIRY_WARNING_DAYS: i64 = 14;
@@ -942,12 +942,19 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &Plan, consent_url: Option<&str>) -
         cli
     };
     let port = p.backend_port;
+    // Without --port the fix keeps the proxy target the serve config has (scheme, host, port,
+    // path); --port N would rewire it to http://127.0.0.1:N. So the printed command names a
+    // port only when the user chose one (flag or config file).
+    let port_arg = match p.backend_port_source {
+        PortSource::Flag | PortSource::ConfigFile => format!(" --port {port}"),
+        PortSource::ServeConfig | PortSource::Default => String::new(),
+    };
     let name = p.dns_name.clone().unwrap_or_else(|| "<this node>".into());
     let https = p.https_port;
     let recreate = fix(
         FixId::RecreateServe,
         format!("Recreate serve for {name} (backs up the old config first)"),
-        Some(format!("serve-doctor fix recreate --port {port}")),
+        Some(format!("serve-doctor fix recreate{port_arg}")),
         None,
     );
     let http_fallback = fix(
@@ -955,7 +962,7 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &Plan, consent_url: Option<&str>) -
         format!(
             "Fallback: plain-HTTP serve on the tailnet (http://{name}/; WireGuard still encrypts the hop)"
         ),
-        Some(format!("serve-doctor fix http-fallback --port {port}")),
+        Some(format!("serve-doctor fix http-fallback{port_arg}")),
         None,
     );
     let admin = fix(

@@ -505,3 +505,37 @@ fn healthy_waits_for_the_request_through_serve_to_start() {
     ev.via_serve = done(HttpOutcome::Response { status: 200, ms: 1 });
     assert_eq!(certain(&ev), Some(Cause::Healthy));
 }
+
+#[test]
+fn printed_fixes_keep_the_proxy_target_unless_a_port_was_chosen() {
+    // A LAN backend over https: `--port 3000` would rewire it to http://127.0.0.1:3000.
+    let mut ev = healthy();
+    ev.status = done(Ok(status(|v| v["CertDomains"] = serde_json::json!(null))));
+    ev.serve = done(Ok(serve(
+        r#"{"TCP":{"443":{"HTTPS":true}},"Web":{"box.tail1234.ts.net:443":{"Handlers":{"/":{"Proxy":"https+insecure://192.168.1.5:3000"}}}}}"#,
+    )));
+    let commands = |ev: &Evidence| -> Vec<String> {
+        assemble(ev, None, "t".into(), 0, true)
+            .fixes
+            .iter()
+            .filter_map(|f| f.command.clone())
+            .filter(|c| c.starts_with("serve-doctor fix"))
+            .collect()
+    };
+    assert_eq!(
+        commands(&ev),
+        [
+            "serve-doctor fix recreate",
+            "serve-doctor fix http-fallback"
+        ]
+    );
+    // The user's own --port is kept as asked.
+    ev.inputs.port_flag = Some(4000);
+    assert_eq!(
+        commands(&ev),
+        [
+            "serve-doctor fix recreate --port 4000",
+            "serve-doctor fix http-fallback --port 4000"
+        ]
+    );
+}
