@@ -17,6 +17,7 @@ pub mod logging;
 pub mod notify;
 pub mod probe;
 pub mod report;
+pub mod shell;
 pub mod tailscale;
 pub mod tray;
 pub mod tunnel;

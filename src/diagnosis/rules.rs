@@ -936,11 +936,7 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &Plan, consent_url: Option<&str>) -
         .as_ref()
         .map(|l| l.path.display().to_string())
         .unwrap_or_else(|_| "tailscale".into());
-    let cli = if cli.contains(' ') {
-        format!("{cli:?}")
-    } else {
-        cli
-    };
+    let cli = crate::shell::word(&cli);
     let port = p.backend_port;
     // Without --port the fix keeps the proxy target the serve config has (scheme, host, port,
     // path); --port N would rewire it to http://127.0.0.1:N. So the printed command names a
@@ -950,6 +946,7 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &Plan, consent_url: Option<&str>) -
         PortSource::ServeConfig | PortSource::Default => String::new(),
     };
     let name = p.dns_name.clone().unwrap_or_else(|| "<this node>".into());
+    let name_word = crate::shell::word(&name);
     let https = p.https_port;
     let recreate = fix(
         FixId::RecreateServe,
@@ -984,7 +981,7 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &Plan, consent_url: Option<&str>) -
     let cert_cmd = fix(
         FixId::RenewCert,
         "Ask for the certificate directly and read the error",
-        Some(format!("{cli} cert {name}")),
+        Some(format!("{cli} cert {name_word}")),
         None,
     );
     let tunnel = tunnel_fix(ev, p);

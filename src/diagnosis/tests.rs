@@ -539,3 +539,28 @@ fn printed_fixes_keep_the_proxy_target_unless_a_port_was_chosen() {
         ]
     );
 }
+
+#[test]
+fn printed_commands_quote_names_and_paths_as_one_shell_word() {
+    let mut ev = healthy();
+    ev.tls = done(TlsOutcome::Alert {
+        description: "internal_error".into(),
+        ms: 3,
+    });
+    // A CLI somewhere a shell would split or expand.
+    let hostile = "/Applications/My Tools/$(id)/tailscale";
+    ev.cli = Ok(Located {
+        path: hostile.into(),
+        source: CliSource::Flag,
+    });
+    let d = assemble(&ev, None, "t".into(), 0, true);
+    assert_eq!(d.cause, Cause::CertIssuanceFailing);
+    let cert = d
+        .fixes
+        .iter()
+        .find(|f| f.id == FixId::RenewCert)
+        .and_then(|f| f.command.clone())
+        .unwrap();
+    let words = shlex::split(&cert).unwrap();
+    assert_eq!(words, [hostile, "cert", "box.tail1234.ts.net"], "{cert}");
+}

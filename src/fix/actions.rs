@@ -1,7 +1,6 @@
 //! The actions themselves: plan from the current status and serve config, then (confirmed)
 //! lock, back up, run, verify, put the backup back if the result is not what was planned.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -74,17 +73,7 @@ struct Ctx<'a> {
 }
 
 fn quote(s: &str) -> String {
-    // Plain words stay readable (shlex would quote `--https=443` for its `=`).
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,?".contains(c))
-    {
-        return s.to_string();
-    }
-    // Only NUL cannot be quoted; shown as-is then, it is never run through a shell by us.
-    shlex::try_quote(s)
-        .map(Cow::into_owned)
-        .unwrap_or_else(|_| s.to_string())
+    crate::shell::word(s)
 }
 
 impl Ctx<'_> {
