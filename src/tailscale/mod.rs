@@ -48,7 +48,7 @@ impl CliFailure {
                 message.clone()
             }
             CliFailure::Unparseable { first_bytes, error } => {
-                format!("not JSON ({error}): {first_bytes:?}")
+                format!("not the JSON object expected ({error}): {first_bytes:?}")
             }
             CliFailure::Failed { code, message } => match code {
                 Some(c) => format!("exit {c}: {message}"),
@@ -230,6 +230,21 @@ pub async fn cert(cli: &Path, name: &str, timeout: Duration) -> CertCommand {
             message: e.to_string(),
             ms: 0,
         },
+    }
+}
+
+/// Refuses JSON whose top-level value is not an object (or, where `null_ok`, `null`): serde would
+/// read a struct field by field out of an array (`[]` became an empty status and an empty serve
+/// config), and a string or number is no status either. The caller shows the first bytes.
+pub(crate) fn expect_object(bytes: &[u8], null_ok: bool) -> Result<(), serde_json::Error> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    match first {
+        Some(b'{') => Ok(()),
+        Some(b'n') if null_ok => Ok(()),
+        None if null_ok => Ok(()),
+        _ => Err(<serde_json::Error as serde::de::Error>::custom(
+            "expected a JSON object at the top level",
+        )),
     }
 }
 

@@ -101,6 +101,7 @@ impl ServeConfig {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(ServeConfig::default());
         }
+        super::expect_object(bytes, true)?;
         Ok(
             Option::<ServeConfig>::deserialize(&mut serde_json::Deserializer::from_slice(bytes))?
                 .unwrap_or_default(),
@@ -206,6 +207,20 @@ mod tests {
         for s in ["", "null", "{}", " null\n"] {
             let c = ServeConfig::from_json(s.as_bytes()).unwrap();
             assert!(c.is_empty(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_top_level_value_that_is_not_an_object_is_refused() {
+        for not_an_object in ["[]", "[1]", "\"x\"", "3", "true"] {
+            assert!(
+                ServeConfig::from_json(not_an_object.as_bytes()).is_err(),
+                "{not_an_object}"
+            );
+            assert!(
+                crate::tailscale::Status::from_json(not_an_object.as_bytes()).is_err(),
+                "{not_an_object}"
+            );
         }
     }
 

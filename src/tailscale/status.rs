@@ -86,6 +86,7 @@ impl Status {
     /// Parses CLI or LocalAPI output. Leading noise such as a version-skew warning on stdout is
     /// not tolerated on purpose: the caller shows the first bytes of whatever did not parse.
     pub fn from_json(bytes: &[u8]) -> Result<Status, serde_json::Error> {
+        super::expect_object(bytes, false)?;
         serde_json::from_slice(bytes)
     }
 

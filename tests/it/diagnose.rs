@@ -656,3 +656,40 @@ async fn a_control_blip_is_read_again_before_it_is_believed() {
         1,
     );
 }
+
+/// A status that is JSON but not an object (an array read field by field became an empty
+/// status, and a "stopped" verdict) is unparseable, with its first bytes shown.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_status_that_is_not_an_object_is_unparseable() {
+    use crate::support::localapi::FakeDaemon;
+    let daemon = FakeDaemon::start().await;
+    let sc = Scenario::new();
+    for (body, shown) in [("[]", "[]"), ("\"Running\"", "Running")] {
+        daemon.set_status(body.as_bytes());
+        let out = serve_doctor(
+            &sc,
+            &[
+                "diagnose",
+                "--json",
+                "--socket",
+                daemon.socket().to_str().unwrap(),
+            ],
+        )
+        .await;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_cause(
+            out.status.code().unwrap(),
+            &v,
+            "status_unparseable",
+            "gray",
+            3,
+        );
+        assert!(
+            check(&v, "daemon")["detail"]
+                .as_str()
+                .unwrap()
+                .contains(shown),
+            "{v:#}"
+        );
+    }
+}
