@@ -98,6 +98,16 @@ fn classify<T>(
             });
         }
     };
+    // A successful call's JSON is the answer, whatever text it holds: a host name or a health
+    // message containing "failed to connect to local tailscaled" must change nothing. The
+    // daemon's error texts are looked for only in a call that failed.
+    let parse_error = match out.code {
+        Some(0) => match parse(&out.stdout) {
+            Ok(value) => return Ok(value),
+            Err(e) => e.to_string(),
+        },
+        _ => String::new(),
+    };
     let all = out.all_text();
     if all
         .to_ascii_lowercase()
@@ -127,9 +137,9 @@ fn classify<T>(
             message: msg,
         });
     }
-    parse(&out.stdout).map_err(|e| CliFailure::Unparseable {
+    Err(CliFailure::Unparseable {
         first_bytes: snippet(&out.stdout),
-        error: e.to_string(),
+        error: parse_error,
     })
 }
 
@@ -289,6 +299,13 @@ mod tests {
             Status::from_json,
         );
         assert!(matches!(r, Err(CliFailure::GuiUnavailable { .. })), "{r:?}");
+    }
+
+    #[test]
+    fn daemon_texts_inside_a_successful_answer_change_nothing() {
+        let json = r#"{"BackendState":"Running","Self":{"HostName":"failed to connect to local tailscaled","DNSName":"x.ts.net."},"Health":["The Tailscale GUI failed to start"]}"#;
+        let r = classify(out(0, json, ""), Status::from_json);
+        assert_eq!(r.map(|s| s.backend_state), Ok("Running".to_string()));
     }
 
     #[test]
