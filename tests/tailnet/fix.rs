@@ -355,3 +355,22 @@ fn a_change_by_another_client_between_read_and_write_is_caught_and_kept() {
     );
     drop(rt);
 }
+
+#[test]
+fn undo_on_a_node_that_had_no_serve_config_gives_the_empty_config_back() {
+    let Some(b) = bench() else { return };
+    for route in ROUTES {
+        b.ts_ok(SERVER, &["serve", "reset"]);
+        let empty = b.serve_config();
+        let (code, r, err) = b.fix(route, &["recreate", "--yes", "--port", "18080"]);
+        assert_eq!(code, 0, "{route:?}: {r:#} {err}");
+        assert!(b.serve_config()["Web"].is_object());
+        let (code, r, err) = b.fix(Route::Cli, &["restore", "--yes"]);
+        assert_eq!(code, 0, "{route:?}: {r:#} {err}");
+        let now = b.serve_config();
+        assert!(
+            now == empty || now == json!({}) || now.is_null(),
+            "{route:?}: {now} (was {empty})"
+        );
+    }
+}
