@@ -192,10 +192,11 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &Plan) -> Tri {
                 via,
             ) => match via {
                 Step::Running | Step::NotStarted => Tri::Unknown,
+                // A 5xx is serve_proxy_failing, earlier in the order.
                 Step::Done {
-                    value: HttpOutcome::Response { status, .. },
+                    value: HttpOutcome::Response { .. },
                     ..
-                } => (*status >= 500).into(),
+                } => Tri::No,
                 _ => Tri::Yes,
             },
             _ => Tri::Yes,
@@ -881,10 +882,9 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &Plan) -> String {
             _ => "Serve works, but its certificate expires soon.".into(),
         },
         ControlUnreachable => "Serve works, but this node cannot reach Tailscale's control server, so certificates cannot be renewed.".into(),
-        NotVerified => match (&p.dial, ev.via_serve.value()) {
-            (Err(why), _) => format!("Serve looks configured for {name}, but the TLS check could not run from here ({why}), so nothing was verified end to end."),
-            (_, Some(HttpOutcome::Response { status, .. })) => format!("HTTPS works, but a request through serve answered HTTP {status}."),
-            _ => format!("The TLS handshake and a request through serve did not both complete for {name}, so serve is not confirmed healthy."),
+        NotVerified => match &p.dial {
+            Err(why) => format!("Serve looks configured for {name}, but the TLS check could not run from here ({why}), so nothing was verified end to end."),
+            Ok(_) => format!("The TLS handshake and a request through serve did not both complete for {name}, so serve is not confirmed healthy."),
         },
         Healthy => match p.url() {
             Some(u) => format!("Serve is healthy: {u}"),

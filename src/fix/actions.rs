@@ -12,6 +12,7 @@ use crate::config::DEFAULT_BACKEND_PORT;
 use crate::diagnosis::Cause;
 use crate::diagnosis::rules::ADMIN_DNS_URL;
 use crate::engine::Engine;
+use crate::shell;
 use crate::tailscale::serve::{HttpHandler, proxy_target_port, split_host_port};
 use crate::tailscale::{self, RunError, ServeConfig, Status};
 
@@ -72,14 +73,10 @@ struct Ctx<'a> {
     report: FixReport,
 }
 
-fn quote(s: &str) -> String {
-    crate::shell::word(s)
-}
-
 impl Ctx<'_> {
     fn cmd(&self, args: &[&str], stdin: Option<(Vec<u8>, &str)>) -> Cmd {
         let mut shown = std::iter::once(self.cli_shown.clone())
-            .chain(args.iter().map(|a| quote(a)))
+            .chain(args.iter().map(|a| shell::word(a)))
             .collect::<Vec<_>>()
             .join(" ");
         if let Some((_, from)) = &stdin {
@@ -410,7 +407,7 @@ pub(super) async fn run(action: &Action, opts: &FixOptions) -> Result<FixReport,
         .map_err(|e| FixError::ServeConfig(e.describe()))?;
     let mut ctx = Ctx {
         opts,
-        cli_shown: quote(&located.path.to_string_lossy()),
+        cli_shown: shell::word(&located.path.to_string_lossy()),
         cli: located.path,
         timeout,
         report,
