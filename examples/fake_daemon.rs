@@ -30,7 +30,8 @@ use std::path::{Path, PathBuf};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// What tailscaled (v1.98+) sends every watcher after a netmap change that touches the self
-/// node, e.g. when the admin enables HTTPS certificates (tailscale-facts.md §10 (b)).
+/// node, e.g. when the admin enables HTTPS certificates (one `SelfChange`, as the real-tailnet
+/// bench showed: docs/TAILNET.md).
 const DEFAULT_NOTIFY: &str = r#"{"Version":"","SelfChange":{"CapMap":{"https":null}}}"#;
 
 fn load(daemon: &localapi::FakeDaemon, dir: &Path) {

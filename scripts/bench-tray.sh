@@ -6,7 +6,7 @@
 #   - idle CPU over BENCH_IDLE_SECS (default 300) at the default interval (30 s), the app alone and
 #     its children (the fake `tailscale`, a Python script: the real CLI is a Go binary);
 #   - RSS with the SNI host (gtk-sni-tray-standalone, the realistic case) and with the XEmbed
-#     fallback (trayer; Xvfb's software renderer inflates it, see tray-notes.md §7);
+#     fallback (trayer; Xvfb's software renderer inflates it);
 #   - process spawns per poll: CLI calls (the fake's argv.log) per poll;
 #   - on the LocalAPI route (examples/fake_daemon, `--socket`): process spawns per minute while
 #     idle with the IPN bus connected (every execve of the app and its children, counted by

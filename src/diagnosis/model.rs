@@ -93,7 +93,10 @@ impl Cause {
             | NeedsApproval | NotVerified => Health::Gray,
             CertPending | CertExpiring | ControlUnreachable => Health::Yellow,
             Healthy => Health::Green,
-            _ => Health::Red,
+            // Listed, not defaulted: a new cause must say its colour here.
+            MagicdnsDisabled | HttpsDisabled | ServeNotConfigured | ServeNameMismatch
+            | ServePlainHttp | ListenerUnreachable | CertIssuanceFailing | CertInvalid
+            | BackendDown | BackendNotResponding | ServeProxyFailing => Health::Red,
         }
     }
 }

@@ -24,7 +24,7 @@ OUT=${E2E_OUT:-$ROOT/target/e2e}
 DEADLINE=${E2E_DEADLINE:-20}
 REACT_MS=${REACT_MS:-2000}
 NAME=box.tail1234.ts.net
-CONVERT=/usr/bin/convert # a stand-in can shadow `convert` in PATH (tray-notes §2)
+CONVERT=/usr/bin/convert # a stand-in for ImageMagick's `convert` can come first in PATH
 
 . "$(dirname "$0")/lib.sh"
 

@@ -34,7 +34,7 @@ OUT=${E2E_OUT:-$ROOT/target/e2e}
 DEADLINE=${E2E_DEADLINE:-30}
 REACT_MS=${REACT_MS:-2000}
 NAME=server.tailnet.test
-CONVERT=/usr/bin/convert # a stand-in can shadow `convert` in PATH (tray-notes §2)
+CONVERT=/usr/bin/convert # a stand-in for ImageMagick's `convert` can come first in PATH
 
 . "$(dirname "$0")/lib.sh"
 

@@ -13,7 +13,7 @@
 #   then `serve --bg --https=443 …`, and a backup exists in the data dir;
 #   SIGTERM → the app leaves cleanly; no display → one line and a non-zero exit.
 #
-# Tray host: trayer with the XEmbed fallback (tray-notes.md §5a). DBUS_SESSION_BUS_ADDRESS is
+# Tray host: trayer with the XEmbed fallback (no StatusNotifier host needed). DBUS_SESSION_BUS_ADDRESS is
 # unset so libayatana-appindicator falls back to a GtkStatusIcon that trayer embeds; no D-Bus.
 #
 # Screenshots go to target/e2e/ (UPDATE_DOCS=1 also copies the best to docs/).
@@ -30,7 +30,7 @@ DEADLINE=${E2E_DEADLINE:-20}
 INTERVAL=1
 SCREEN_W=1280
 NAME=box.tail1234.ts.net
-CONVERT=/usr/bin/convert # a stand-in can shadow `convert` in PATH (tray-notes §2)
+CONVERT=/usr/bin/convert # a stand-in for ImageMagick's `convert` can come first in PATH
 
 . "$(dirname "$0")/lib.sh"
 
@@ -156,7 +156,7 @@ fi
 "$CONVERT" "$OUT/01-red.png" -crop "${IW}x${IH}+${IX}+${IY}" +repage -scale 400% "$OUT/01-red-icon.png" 2>/dev/null
 
 # --- 2. the menu: Copy SSH tunnel command -> clipboard ---------------------------------------------
-# Let a poll pass first: a menu opened while its text changes width gets clipped (tray-notes §5a).
+# Let a poll pass first: a GTK menu opened while its text changes width gets clipped.
 sleep 1.2
 # menu_open: a popup window taller than 100 px exists (the GTK menu is an override-redirect
 # child of the root).

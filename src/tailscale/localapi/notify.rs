@@ -1,6 +1,7 @@
 //! Tolerant model of the `ipn.Notify` objects that `watch-ipn-bus` streams, one per line.
 //!
-//! Only what a watcher needs to decide "re-diagnose now" is modelled (tailscale-facts.md §10).
+//! Only what a watcher needs to decide "re-diagnose now" is modelled (`ipn.Notify` in
+//! tailscale/tailscale `ipn/backend.go`; the bytes as the real daemon sends them: docs/TAILNET.md).
 //! Every field is optional and unknown fields are ignored, because the set grows with every
 //! release. The netmap and the self node are recorded as present or not, without being parsed:
 //! a netmap can be megabytes, and what we want from it (`CertDomains`) is not in the
