@@ -72,6 +72,7 @@ stable_ids! {
         ServeNameMismatch = "serve_name_mismatch",
         ServePlainHttp = "serve_plain_http",
         ListenerUnreachable = "listener_unreachable",
+        CertNeedsControl = "cert_needs_control",
         CertPending = "cert_pending",
         CertIssuanceFailing = "cert_issuance_failing",
         CertInvalid = "cert_invalid",
@@ -95,8 +96,8 @@ impl Cause {
             Healthy => Health::Green,
             // Listed, not defaulted: a new cause must say its colour here.
             MagicdnsDisabled | HttpsDisabled | ServeNotConfigured | ServeNameMismatch
-            | ServePlainHttp | ListenerUnreachable | CertIssuanceFailing | CertInvalid
-            | BackendDown | BackendNotResponding | ServeProxyFailing => Health::Red,
+            | ServePlainHttp | ListenerUnreachable | CertNeedsControl | CertIssuanceFailing
+            | CertInvalid | BackendDown | BackendNotResponding | ServeProxyFailing => Health::Red,
         }
     }
 }

@@ -116,6 +116,17 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &Plan) -> Tri {
             TlsOutcome::Alert { description, .. } => description != "internal_error",
             _ => false,
         }),
+        // No control connection, no certificate: tailscaled publishes the DNS-01 record through
+        // control, so a pending or failing issuance while Self.Online is false is the control
+        // connection's doing, not ACME's or a rate limit's (seen on the real-tailnet bench).
+        CertNeedsControl => {
+            let offline = running
+                && st.and_then(|s| s.self_node.as_ref()).and_then(|n| n.online) == Some(false);
+            if !offline {
+                return Tri::No;
+            }
+            on(&ev.tls, tls_will_run, is_stall_or_internal_error)
+        }
         CertPending => {
             if !st.is_some_and(cert_pending_health) {
                 return Tri::No;
@@ -855,6 +866,7 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &Plan) -> String {
             Some(TlsOutcome::Failed { .. }) | Some(TlsOutcome::Alert { .. }) => format!("Something other than Tailscale's TLS answers on port {} of this node.", p.https_port),
             _ => format!("Nothing accepts connections on HTTPS port {} of this node.", p.https_port),
         },
+        CertNeedsControl => "This node is not connected to Tailscale's control server, and without it no certificate can be issued (tailscaled publishes the ACME DNS-01 record through control): the handshake fails because of the control connection, not the ACME server or a rate limit.".into(),
         CertPending => "Tailscale is still fetching the first HTTPS certificate; try again in a minute.".into(),
         CertIssuanceFailing => "HTTPS is on, but tailscaled cannot get a certificate (Let's Encrypt rate limit, a stuck ACME order, or a stale identity after a rename or migration), so handshakes stall and end in \"internal error\"; the daemon log says which.".into(),
         CertInvalid => match ev.tls.value() {
@@ -1073,6 +1085,12 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &Plan, consent_url: Option<&str>) -
             ),
             logs,
         ],
+        CertNeedsControl => vec![fix(
+            FixId::CheckNetwork,
+            "Check this machine's connection to Tailscale's control server (internet, firewall, proxy)",
+            None,
+            None,
+        )],
         CertIssuanceFailing => vec![logs, cert_cmd],
         CertInvalid => match ev.tls.value() {
             Some(TlsOutcome::CertRejected {
@@ -1130,7 +1148,7 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &Plan, consent_url: Option<&str>) -
     // which uses the same certificate).
     if matches!(
         cause,
-        MagicdnsDisabled | HttpsDisabled | CertIssuanceFailing | CertPending
+        MagicdnsDisabled | HttpsDisabled | CertNeedsControl | CertIssuanceFailing | CertPending
     ) {
         v.extend(tunnel);
         v.push(http_fallback);

@@ -564,3 +564,27 @@ fn printed_commands_quote_names_and_paths_as_one_shell_word() {
     let words = shlex::split(&cert).unwrap();
     assert_eq!(words, [hostile, "cert", "box.tail1234.ts.net"], "{cert}");
 }
+
+#[test]
+fn control_offline_explains_a_failing_handshake() {
+    let mut ev = healthy();
+    ev.status = done(Ok(status(|v| {
+        v["Self"]["Online"] = false.into();
+        v["Health"] =
+            serde_json::json!(["Fetching TLS certificate via ACME for: box.tail1234.ts.net"]);
+    })));
+    ev.tls = done(TlsOutcome::Stalled { after_ms: 5000 });
+    ev.via_serve = Step::NotStarted;
+    let d = assemble(&ev, None, "t".into(), 0, true);
+    assert_eq!((d.cause, d.health), (Cause::CertNeedsControl, Health::Red));
+    assert!(d.summary.contains("not the ACME server"), "{}", d.summary);
+    // Online again: the same stall is the pending certificate it says it is fetching.
+    ev.status = done(Ok(status(|v| {
+        v["Health"] =
+            serde_json::json!(["Fetching TLS certificate via ACME for: box.tail1234.ts.net"]);
+    })));
+    assert_eq!(
+        assemble(&ev, None, "t".into(), 0, true).cause,
+        Cause::CertPending
+    );
+}

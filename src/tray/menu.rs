@@ -433,6 +433,7 @@ pub fn short_cause(cause: Cause) -> &'static str {
         Cause::ServeNameMismatch => "Serve config is keyed to an old name",
         Cause::ServePlainHttp => "Serve uses plain HTTP, not HTTPS",
         Cause::ListenerUnreachable => "Nothing answers on the HTTPS port",
+        Cause::CertNeedsControl => "No certificate without the control server",
         Cause::CertPending => "Waiting for the first certificate",
         Cause::CertIssuanceFailing => "Certificate issuance is failing",
         Cause::CertInvalid => "The certificate is not valid",

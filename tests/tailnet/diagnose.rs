@@ -273,3 +273,22 @@ fn before_1_100_the_first_handshake_fetches_the_certificate() {
         2,
     );
 }
+
+#[test]
+fn no_certificate_without_control_is_the_control_connections_doing() {
+    let Some(b) = bench() else { return };
+    // No certificate yet (the ACME server stalls), then control goes away.
+    b.admin("acme?mode=stall");
+    b.forget_certs(SERVER);
+    b.admin("control?on=0");
+    b.wait("Self.Online to turn false", 60, || {
+        b.status(SERVER)["Self"]["Online"] == false
+    });
+    b.admin("acme?mode=pass");
+    let v = b.expect_cause(ROUTES, &["--timeout", "3"], "cert_needs_control", 2);
+    assert!(
+        v["summary"].as_str().unwrap().contains("control"),
+        "{}",
+        brief(&v)
+    );
+}
