@@ -16,10 +16,9 @@ finish() {
 now_ns() { date +%s%N; }
 
 # wait_for SECONDS CMD...: polls every 50 ms until CMD succeeds; returns 1 on timeout.
-# SECONDS may have a fraction.
+# SECONDS is a whole number (bash's 64-bit arithmetic; mawk's printf %d stops at 2^31 ns).
 wait_for() {
-    local end
-    end=$(( $(now_ns) + $(awk -v s="$1" 'BEGIN { printf "%d", s * 1000000000 }') ))
+    local end=$(( $(now_ns) + $1 * 1000000000 ))
     shift
     until "$@"; do
         [ "$(now_ns)" -lt "$end" ] || return 1
