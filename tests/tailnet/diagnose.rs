@@ -43,16 +43,7 @@ fn issuance_failing_when_the_acme_server_refuses() {
     let Some(b) = bench() else { return };
     b.admin("acme?mode=refuse");
     b.forget_certs(SERVER);
-    for route in ROUTES {
-        let (code, v) = b.diagnose(route, &["--timeout", "5"]);
-        assert_eq!(
-            v["cause"],
-            "cert_issuance_failing",
-            "{route:?}: {}",
-            brief(&v)
-        );
-        assert_eq!(code, 2);
-    }
+    b.expect_cause(ROUTES, &["--timeout", "5"], "cert_issuance_failing", 2);
 }
 
 #[test]
@@ -135,16 +126,7 @@ fn serve_keyed_to_the_old_name_after_a_rename() {
     b.wait("the new name", 30, || {
         b.status(SERVER)["Self"]["DNSName"] == "renamed.tailnet.test."
     });
-    for route in ROUTES {
-        let (code, v) = b.diagnose(route, &[]);
-        assert_eq!(
-            v["cause"],
-            "serve_name_mismatch",
-            "{route:?}: {}",
-            brief(&v)
-        );
-        assert_eq!(code, 2);
-    }
+    b.expect_cause(ROUTES, &[], "serve_name_mismatch", 2);
 }
 
 #[test]
@@ -159,21 +141,10 @@ fn plain_http_serve() {
 fn no_serve_config_after_a_reset() {
     let Some(b) = bench() else { return };
     b.ts_ok(SERVER, &["serve", "reset"]);
-    eprintln!(
-        "after reset: localapi={:?} cli={:?}",
-        String::from_utf8_lossy(&b.localapi(SERVER, "serve-config")),
-        b.ts_ok(SERVER, &["serve", "status", "--json"])
-    );
-    for route in ROUTES {
-        let (code, v) = b.diagnose(route, &[]);
-        assert_eq!(
-            v["cause"],
-            "serve_not_configured",
-            "{route:?}: {}",
-            brief(&v)
-        );
-        assert_eq!(code, 2);
-    }
+    // After a reset the daemon holds `{}`, not `null`, on both routes.
+    assert_eq!(b.localapi(SERVER, "serve-config"), b"{}");
+    assert_eq!(b.ts_ok(SERVER, &["serve", "status", "--json"]).trim(), "{}");
+    b.expect_cause(ROUTES, &[], "serve_not_configured", 2);
 }
 
 #[test]
@@ -183,16 +154,7 @@ fn control_server_gone_while_running() {
     b.wait("Self.Online to turn false", 60, || {
         b.status(SERVER)["Self"]["Online"] == false
     });
-    for route in ROUTES {
-        let (code, v) = b.diagnose(route, &[]);
-        assert_eq!(
-            v["cause"],
-            "control_unreachable",
-            "{route:?}: {}",
-            brief(&v)
-        );
-        assert_eq!(code, 1);
-    }
+    b.expect_cause(ROUTES, &[], "control_unreachable", 1);
 }
 
 #[test]
