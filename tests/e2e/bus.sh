@@ -79,16 +79,7 @@ unset DBUS_SESSION_BUS_ADDRESS WAYLAND_DISPLAY
 export NO_AT_BRIDGE=1
 
 # A logging `tailscale` first (and alone) in the app's PATH: any CLI call would land in argv.log.
-FAKEBIN=$WORK/bin
-mkdir -p "$FAKEBIN"
-ARGV_LOG=$WORK/argv.log
-: >"$ARGV_LOG"
-cat >"$FAKEBIN/tailscale" <<EOF
-#!/bin/sh
-echo "\$0 \$*" >>"$ARGV_LOG"
-exit 1
-EOF
-chmod +x "$FAKEBIN/tailscale"
+logging_cli "$WORK/bin"
 
 # --- the healthy endpoint, and the fake daemon with HTTPS off ---------------------------------------
 "$PEER" "$NAME" "$WORK/ca.pem" >"$WORK/peer.out" 2>&1 &
@@ -148,12 +139,7 @@ APP_ARGS=(--socket "$SOCK" --connect "$TLS_ADDR" --ca-file "$WORK/ca.pem" --inte
 PATH=$FAKEBIN "$BIN" "${APP_ARGS[@]}" >"$WORK/app.log" 2>&1 &
 APP=$!
 PIDS+=($APP)
-GEOM=
-end=$(( $(date +%s) + DEADLINE ))
-while [ -z "$GEOM" ] && [ "$(date +%s)" -lt "$end" ] && kill -0 "$APP" 2>/dev/null; do
-    GEOM=$(icon_geometry)
-    [ -n "$GEOM" ] || sleep 0.02
-done
+wait_icon "$DEADLINE" "$APP"
 if [ -z "$GEOM" ]; then
     fail "tray icon did not appear within ${DEADLINE}s"
     sed 's/^/#      app: /' "$WORK/app.log" | tail -20

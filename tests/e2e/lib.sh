@@ -63,3 +63,29 @@ best = max(counts, key=counts.get)
 print(best if counts[best] >= 20 else "none", counts[best])
 '
 }
+
+# logging_cli DIR: a `tailscale` in DIR that records every call in $ARGV_LOG (DIR/../argv.log)
+# and fails; put DIR first (and alone) in the app's PATH to prove that no CLI process ran.
+logging_cli() {
+    FAKEBIN=$1
+    ARGV_LOG=$(dirname "$1")/argv.log
+    mkdir -p "$FAKEBIN"
+    : >"$ARGV_LOG"
+    cat >"$FAKEBIN/tailscale" <<EOF
+#!/bin/sh
+echo "\$0 \$*" >>"$ARGV_LOG"
+exit 1
+EOF
+    chmod +x "$FAKEBIN/tailscale"
+}
+
+# wait_icon SECONDS PID: polls every 20 ms (to time the start) until the icon is embedded, or
+# PID exits, or time is up; leaves "W H X Y" in $GEOM (empty when it never came).
+wait_icon() {
+    local end=$(( $(now_ns) + $1 * 1000000000 ))
+    GEOM=
+    while [ -z "$GEOM" ] && [ "$(now_ns)" -lt "$end" ] && kill -0 "$2" 2>/dev/null; do
+        GEOM=$(icon_geometry)
+        [ -n "$GEOM" ] || sleep 0.02
+    done
+}

@@ -211,16 +211,7 @@ APPHOME=$WORK/home
 mkdir -p "$APPHOME/.config/serve-doctor" "$WORK/run"
 chmod 700 "$WORK/run"
 printf '{"notifications": false}\n' >"$APPHOME/.config/serve-doctor/config.json"
-FAKEBIN=$WORK/bin
-mkdir -p "$FAKEBIN"
-ARGV_LOG=$WORK/argv.log
-: >"$ARGV_LOG"
-cat >"$FAKEBIN/tailscale" <<EOF
-#!/bin/sh
-echo "\$0 \$*" >>"$ARGV_LOG"
-exit 1
-EOF
-chmod +x "$FAKEBIN/tailscale"
+logging_cli "$WORK/bin"
 cli_calls() { [ -s "$ARGV_LOG" ] && wc -l <"$ARGV_LOG" || echo 0; }
 
 # --- 1. certificates off: the tray, in the namespace, on the LocalAPI → red ----------------------------
@@ -232,12 +223,7 @@ ip netns exec "$NS" env -u DBUS_SESSION_BUS_ADDRESS -u WAYLAND_DISPLAY -u XDG_SE
     XDG_STATE_HOME="$APPHOME/.local/state" XDG_CACHE_HOME="$APPHOME/.cache" XDG_RUNTIME_DIR="$WORK/run" \
     "$BIN" --socket "$SOCK" --ca-file "$PEBBLE_ROOT" --interval 3600 --verbose >"$WORK/app.log" 2>&1 &
 APP=$!
-GEOM=
-end=$(( $(now_ns) + DEADLINE * 1000000000 ))
-while [ -z "$GEOM" ] && [ "$(now_ns)" -lt "$end" ] && kill -0 "$APP" 2>/dev/null; do
-    GEOM=$(icon_geometry)
-    [ -n "$GEOM" ] || sleep 0.02
-done
+wait_icon "$DEADLINE" "$APP"
 if [ -z "$GEOM" ]; then
     fail "tray icon did not appear within ${DEADLINE}s"
     sed 's/^/#      app: /' "$WORK/app.log" | tail -20

@@ -119,13 +119,7 @@ mkdir -p "$WORK/empty-path"
 PATH=$WORK/empty-path "$BIN" "${APP_ARGS[@]}" >"$WORK/app.log" 2>&1 &
 APP=$!
 PIDS+=($APP)
-# Poll the shell function directly (wait_for takes commands): every 20 ms, to time the start.
-GEOM=
-end=$(( $(date +%s) + DEADLINE ))
-while [ -z "$GEOM" ] && [ "$(date +%s)" -lt "$end" ] && kill -0 "$APP" 2>/dev/null; do
-    GEOM=$(icon_geometry)
-    [ -n "$GEOM" ] || sleep 0.02
-done
+wait_icon "$DEADLINE" "$APP"
 if [ -z "$GEOM" ]; then
     fail "tray icon did not appear within ${DEADLINE}s"
     sed 's/^/#      app: /' "$WORK/app.log" | tail -20
