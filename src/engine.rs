@@ -21,7 +21,8 @@ use tokio::task::JoinSet;
 use crate::config::Config;
 use crate::diagnosis::{self, Diagnosis, Evidence, Inputs, Platform, Step, rules};
 use crate::probe::{self, HttpOutcome, TlsOutcome, Trust};
-use crate::tailscale::localapi::{self, Discovery, LocalApi, LocalApiError, Roots};
+use crate::tailscale::localapi::{self, Discovery, LocalApi, Roots};
+use crate::tailscale::route::{AnyRoute, ApiRoute, CliRoute, Route, api_failure};
 use crate::tailscale::{self, CertCommand, CliFailure, ServeConfig, Status};
 
 /// Everything a run can be told, after flags have been merged over the config file.
@@ -90,30 +91,6 @@ pub struct Engine {
     roots: Roots,
 }
 
-/// How this run talks to tailscaled.
-#[derive(Clone)]
-enum Reader {
-    Cli(Arc<Path>),
-    Api(Arc<LocalApi>),
-}
-
-/// LocalAPI errors in the words the rules already understand.
-fn api_failure(e: LocalApiError) -> CliFailure {
-    match e {
-        LocalApiError::Connect { endpoint, message } => CliFailure::DaemonUnreachable {
-            message: format!("failed to connect to local tailscaled at {endpoint}: {message}"),
-        },
-        LocalApiError::Timeout { after_ms, .. } => CliFailure::TimedOut { after_ms },
-        LocalApiError::BadJson {
-            error, first_bytes, ..
-        } => CliFailure::Unparseable { first_bytes, error },
-        other => CliFailure::Failed {
-            code: None,
-            message: other.to_string(),
-        },
-    }
-}
-
 /// A finished step, sent back from its task.
 enum Done {
     // Boxed: a Status is large and the other variants travel through the same JoinSet.
@@ -135,7 +112,7 @@ pub const ONLINE_SETTLE: Duration = Duration::from_millis(300);
 /// [`ONLINE_SETTLE`] (here) and reads the status again (one extra read, only in that case).
 async fn settle_online(s: &Status) -> bool {
     let offline =
-        s.backend_state == "Running" && s.self_node.as_ref().and_then(|n| n.online) == Some(false);
+        s.backend_state.is_running() && s.self_node.as_ref().and_then(|n| n.online) == Some(false);
     if offline {
         tokio::time::sleep(ONLINE_SETTLE).await;
     }
@@ -207,26 +184,24 @@ impl Engine {
         );
         let mut consent_url = None;
         let mut status_done = None;
-        let (reader, route) = match self.api_status().await {
+        let reader = match self.api_status().await {
             Some((api, desc, status, ms)) => {
                 if let Ok(s) = &status {
-                    consent_url = self.consent_url(&api, s).await;
+                    consent_url = self.consent_url(api.api(), s).await;
                 }
-                ev.api = Some(desc.clone());
+                ev.api = Some(desc);
                 status_done = Some((status, ms));
-                (Reader::Api(api), format!("localapi {desc}"))
+                AnyRoute::Api(api)
             }
             None => match &cli {
-                Ok(l) => (
-                    Reader::Cli(Arc::from(l.path.as_path())),
-                    format!("cli {} ({})", l.path.display(), l.source.describe()),
-                ),
+                Ok(l) => AnyRoute::Cli(CliRoute::new(&l.path, l.source.describe(), t)),
                 Err(_) => {
                     let route = "none (no LocalAPI, no CLI)".to_string();
                     return diagnosis::assemble(&ev, None, route, ms_since(start), true);
                 }
             },
         };
+        let route = reader.describe();
         let cli: Option<Arc<Path>> = cli.ok().map(|l| Arc::from(l.path.as_path()));
         let mut tasks: JoinSet<Done> = JoinSet::new();
         match status_done {
@@ -235,12 +210,7 @@ impl Engine {
                 let reader = reader.clone();
                 tasks.spawn(async move {
                     let s = Instant::now();
-                    let read = || async {
-                        match &reader {
-                            Reader::Cli(cli) => tailscale::status(cli, t).await,
-                            Reader::Api(api) => api.status().await.map_err(api_failure),
-                        }
-                    };
+                    let read = || reader.status();
                     let mut r = read().await;
                     if let Ok(first) = &r
                         && settle_online(first).await
@@ -257,14 +227,7 @@ impl Engine {
             let reader = reader.clone();
             tasks.spawn(async move {
                 let s = Instant::now();
-                let r = match reader {
-                    Reader::Cli(cli) => tailscale::serve_config(&cli, t).await,
-                    Reader::Api(api) => api
-                        .serve_config()
-                        .await
-                        .map(|(c, raw, _etag)| (c, raw))
-                        .map_err(api_failure),
-                };
+                let r = reader.serve_config().await.map(|r| (r.config, r.raw));
                 Done::Serve(r, ms_since(s))
             });
         }
@@ -321,7 +284,7 @@ impl Engine {
 
     /// The LocalAPI route, when it applies and the daemon answers: the client, a description
     /// for reports, and the status it returned. `None` means "use the CLI".
-    async fn api_status(&self) -> Option<(Arc<LocalApi>, String, Result<Status, CliFailure>, u64)> {
+    async fn api_status(&self) -> Option<(ApiRoute, String, Result<Status, CliFailure>, u64)> {
         if self.opts.tailscale.is_some() {
             return None;
         }
@@ -333,6 +296,7 @@ impl Engine {
         };
         let api = Arc::new(LocalApi::new(found.endpoint.clone(), self.opts.timeout));
         let desc = format!("{} ({})", found.endpoint, found.via.describe());
+        let route = ApiRoute::new(api.clone(), found.via.describe());
         let s = Instant::now();
         match api.status().await {
             Ok(status) => {
@@ -341,7 +305,7 @@ impl Engine {
                     true => api.status().await.unwrap_or(status),
                     false => status,
                 };
-                Some((api, desc, Ok(status), ms_since(s)))
+                Some((route, desc, Ok(status), ms_since(s)))
             }
             // The daemon is not there: forget the endpoint (it may move, e.g. the macOS app
             // restarting on a new port) and let the CLI speak, unless the socket was forced.
@@ -351,7 +315,7 @@ impl Engine {
             }
             Err(e) => {
                 *cached = None;
-                Some((api, desc, Err(api_failure(e)), ms_since(s)))
+                Some((route, desc, Err(api_failure(e)), ms_since(s)))
             }
         }
     }
@@ -360,7 +324,7 @@ impl Engine {
     /// waits, unlike the CLI). Bounded; failure just means the admin page is offered instead.
     async fn consent_url(&self, api: &LocalApi, s: &Status) -> Option<String> {
         let https_off =
-            s.backend_state == "Running" && s.cert_domains.is_empty() && !s.has_cap("https");
+            s.backend_state.is_running() && s.cert_domains.is_empty() && !s.has_cap("https");
         if !https_off {
             return None;
         }
@@ -374,7 +338,7 @@ impl Engine {
     /// Starts whatever the evidence so far makes possible and has not started yet.
     fn start_probes(&self, ev: &mut Evidence, tasks: &mut JoinSet<Done>, cli: Option<&Arc<Path>>) {
         let Some(status) = ev.status_ok() else { return };
-        let running = status.backend_state == "Running";
+        let running = status.backend_state.is_running();
         let Some(name) = status.dns_name().map(str::to_string) else {
             return;
         };
@@ -437,7 +401,7 @@ impl Engine {
 /// cancelled (not needed) rather than as not applicable.
 fn cancel_unfinished(ev: &mut Evidence) {
     let plan = diagnosis::plan(ev);
-    let running = ev.status_ok().is_some_and(|s| s.backend_state == "Running");
+    let running = ev.status_ok().is_some_and(|s| s.backend_state.is_running());
     fn cancel<T>(s: &mut Step<T>, also_not_started: bool) {
         if s.is_running() || (also_not_started && matches!(s, Step::NotStarted)) {
             *s = Step::Cancelled;

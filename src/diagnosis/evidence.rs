@@ -211,7 +211,7 @@ fn join(it: impl Iterator<Item = String>) -> String {
 
 /// Where to probe, derived from the evidence so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub struct ProbePlan {
     pub dns_name: Option<String>,
     pub serve: Option<ServeFinding>,
     /// The HTTPS port our handler uses (443 when there is none yet).
@@ -226,7 +226,7 @@ pub struct Plan {
     pub proxy_target: Option<String>,
 }
 
-impl Plan {
+impl ProbePlan {
     pub fn url(&self) -> Option<String> {
         let name = self.dns_name.as_deref()?;
         Some(if self.https_port == 443 {
@@ -238,7 +238,7 @@ impl Plan {
 }
 
 /// Derives the plan. Pure: the engine uses it to start probes, the rules to explain them.
-pub fn plan(ev: &Evidence) -> Plan {
+pub fn plan(ev: &Evidence) -> ProbePlan {
     let status = ev.status_ok();
     let dns_name = status.and_then(Status::dns_name).map(str::to_string);
     let serve = match (ev.serve_ok(), dns_name.as_deref()) {
@@ -282,7 +282,7 @@ pub fn plan(ev: &Evidence) -> Plan {
             }
         }
     };
-    Plan {
+    ProbePlan {
         dns_name,
         serve,
         https_port,

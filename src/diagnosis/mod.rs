@@ -9,7 +9,9 @@ pub mod evidence;
 pub mod model;
 pub mod rules;
 
-pub use evidence::{Evidence, Inputs, Plan, Platform, ServeFinding, Step, analyze_serve, plan};
+pub use evidence::{
+    Evidence, Inputs, Platform, ProbePlan, ServeFinding, Step, analyze_serve, plan,
+};
 pub use model::*;
 
 /// Builds the diagnosis for the evidence so far. `complete` marks the final one.
@@ -33,8 +35,8 @@ pub fn assemble(
         tailnet: st.and_then(|s| s.tailnet()).map(str::to_string),
         version: st.map(|s| s.version.clone()).filter(|v| !v.is_empty()),
         backend_state: st
-            .map(|s| s.backend_state.clone())
-            .filter(|v| !v.is_empty()),
+            .filter(|s| s.backend_state.is_known())
+            .map(|s| s.backend_state.to_string()),
     };
     Diagnosis {
         health: cause.health(),

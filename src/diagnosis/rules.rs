@@ -9,9 +9,9 @@
 use chrono::TimeDelta;
 
 use crate::probe::{CertProblem, HttpOutcome, TcpOutcome, TlsOutcome};
-use crate::tailscale::{CertCommand, CliFailure, Status};
+use crate::tailscale::{BackendState, CertCommand, CliFailure, Status};
 
-use super::evidence::{Evidence, Plan, Platform, ServeFinding, Step};
+use super::evidence::{Evidence, Platform, ProbePlan, ServeFinding, Step};
 use super::model::{Cause, Check, CheckId, CheckStatus, Fix, FixId, PortSource};
 
 /// Certificates closer to expiry than this turn the icon yellow.
@@ -44,8 +44,8 @@ fn on<T>(step: &Step<T>, will_run: bool, f: impl FnOnce(&T) -> bool) -> Tri {
     }
 }
 
-fn state(s: &Status) -> &str {
-    s.backend_state.as_str()
+fn state(s: &Status) -> &BackendState {
+    &s.backend_state
 }
 
 fn expired(s: &Status) -> bool {
@@ -64,7 +64,7 @@ fn is_stall_or_internal_error(t: &TlsOutcome) -> bool {
     }
 }
 
-fn serve_is(ev: &Evidence, p: &Plan, f: impl Fn(&ServeFinding) -> bool) -> Tri {
+fn serve_is(ev: &Evidence, p: &ProbePlan, f: impl Fn(&ServeFinding) -> bool) -> Tri {
     match (&ev.serve, &p.serve) {
         (Step::Done { value: Ok(_), .. }, Some(finding)) => f(finding).into(),
         (Step::Done { .. }, _) => Tri::No,
@@ -73,14 +73,14 @@ fn serve_is(ev: &Evidence, p: &Plan, f: impl Fn(&ServeFinding) -> bool) -> Tri {
 }
 
 /// Whether the backend probe will run (the engine starts it once the serve config is known).
-fn backend_will_run(ev: &Evidence, p: &Plan) -> bool {
+fn backend_will_run(ev: &Evidence, p: &ProbePlan) -> bool {
     p.backend_addr.is_ok() && !matches!(ev.serve, Step::Cancelled)
 }
 
 /// Does `cause` apply, given the evidence so far?
-pub fn applies(cause: Cause, ev: &Evidence, p: &Plan) -> Tri {
+pub fn applies(cause: Cause, ev: &Evidence, p: &ProbePlan) -> Tri {
     let st = ev.status_ok();
-    let running = st.is_some_and(|s| state(s) == "Running" && !expired(s));
+    let running = st.is_some_and(|s| state(s).is_running() && !expired(s));
     let tls_will_run = running && p.dial.is_ok();
     use Cause::*;
     match cause {
@@ -94,13 +94,20 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &Plan) -> Tri {
         StatusUnparseable => on(&ev.status, true, |r| r.is_err()),
         Stopped => st
             .is_some_and(|s| {
-                !matches!(state(s), "Running" | "NeedsLogin" | "NeedsMachineAuth") && !expired(s)
+                !matches!(
+                    state(s),
+                    BackendState::Running
+                        | BackendState::NeedsLogin
+                        | BackendState::NeedsMachineAuth
+                ) && !expired(s)
             })
             .into(),
         NeedsLogin => st
-            .is_some_and(|s| state(s) == "NeedsLogin" || expired(s))
+            .is_some_and(|s| *state(s) == BackendState::NeedsLogin || expired(s))
             .into(),
-        NeedsApproval => st.is_some_and(|s| state(s) == "NeedsMachineAuth").into(),
+        NeedsApproval => st
+            .is_some_and(|s| *state(s) == BackendState::NeedsMachineAuth)
+            .into(),
         MagicdnsDisabled => st
             .is_some_and(|s| {
                 s.cert_domains.is_empty()
@@ -226,7 +233,7 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &Plan) -> Tri {
 }
 
 /// The cause, if the evidence so far makes it certain.
-pub fn decide(ev: &Evidence, p: &Plan) -> Option<Cause> {
+pub fn decide(ev: &Evidence, p: &ProbePlan) -> Option<Cause> {
     for &c in Cause::ALL {
         match applies(c, ev, p) {
             Tri::Yes => return Some(c),
@@ -238,7 +245,7 @@ pub fn decide(ev: &Evidence, p: &Plan) -> Option<Cause> {
 }
 
 /// The cause once every step has finished or been cancelled (never `None`).
-pub fn final_cause(ev: &Evidence, p: &Plan) -> Cause {
+pub fn final_cause(ev: &Evidence, p: &ProbePlan) -> Cause {
     for &c in Cause::ALL {
         if applies(c, ev, p) == Tri::Yes {
             return c;
@@ -263,7 +270,7 @@ fn tcp_text(t: &TcpOutcome, addr: &str) -> String {
 }
 
 /// One check line per step, in display order.
-pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
+pub fn checks(ev: &Evidence, p: &ProbePlan) -> Vec<Check> {
     let mut out = Vec::new();
     let mut push = |id: CheckId, status: CheckStatus, detail: String, ms: u64| {
         out.push(Check {
@@ -358,18 +365,22 @@ pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
         Some(s) => {
             let (status, detail) = match (state(s), expired(s)) {
                 (_, true) => (Fail, "node key expired: log in again".to_string()),
-                ("Running", _) => {
+                (BackendState::Running, _) => {
                     let who = s.dns_name().unwrap_or("?");
                     (Pass, format!("Running as {who}"))
                 }
-                ("NeedsLogin", _) if !s.auth_url.is_empty() => {
+                (BackendState::NeedsLogin, _) if !s.auth_url.is_empty() => {
                     (Fail, format!("NeedsLogin: log in at {}", s.auth_url))
                 }
                 (other, _) => (
                     Fail,
                     format!(
                         "BackendState {}",
-                        if other.is_empty() { "unknown" } else { other }
+                        if other.is_known() {
+                            other.as_str()
+                        } else {
+                            "unknown"
+                        }
                     ),
                 ),
             };
@@ -386,7 +397,7 @@ pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
             0,
         ),
     }
-    let running = st.is_some_and(|s| state(s) == "Running" && !expired(s));
+    let running = st.is_some_and(|s| state(s).is_running() && !expired(s));
 
     // MagicDNS and HTTPS certificates: only meaningful while Running (a logged-out node shows
     // CertDomains null, which is not "HTTPS disabled").
@@ -826,7 +837,7 @@ pub fn checks(ev: &Evidence, p: &Plan) -> Vec<Check> {
 }
 
 /// The root cause in one plain sentence.
-pub fn summary(cause: Cause, ev: &Evidence, p: &Plan) -> String {
+pub fn summary(cause: Cause, ev: &Evidence, p: &ProbePlan) -> String {
     let name = p.dns_name.as_deref().unwrap_or("this node");
     let st = ev.status_ok();
     use Cause::*;
@@ -847,8 +858,8 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &Plan) -> String {
             _ => "Tailscale's status could not be read.".into(),
         },
         Stopped => match st.map(state) {
-            Some("Stopped") => "Tailscale is stopped (turned off); serve only works while it is connected.".into(),
-            Some(s) => format!("Tailscale is not connected yet (state {}).", if s.is_empty() { "unknown" } else { s }),
+            Some(BackendState::Stopped) => "Tailscale is stopped (turned off); serve only works while it is connected.".into(),
+            Some(s) => format!("Tailscale is not connected yet (state {}).", if s.is_known() { s.as_str() } else { "unknown" }),
             None => "Tailscale is not running.".into(),
         },
         NeedsLogin => if st.is_some_and(expired) {
@@ -915,7 +926,7 @@ fn fix(id: FixId, title: impl Into<String>, command: Option<String>, url: Option
 }
 
 /// The SSH tunnel fallback, when its parts are valid.
-pub fn tunnel_fix(ev: &Evidence, p: &Plan) -> Option<Fix> {
+pub fn tunnel_fix(ev: &Evidence, p: &ProbePlan) -> Option<Fix> {
     let user = ev
         .inputs
         .ssh_user
@@ -942,7 +953,7 @@ pub fn tunnel_fix(ev: &Evidence, p: &Plan) -> Option<Fix> {
 }
 
 /// The fixes for `cause`, in the order to try them.
-pub fn fixes(cause: Cause, ev: &Evidence, p: &Plan, consent_url: Option<&str>) -> Vec<Fix> {
+pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&str>) -> Vec<Fix> {
     let cli = ev
         .cli
         .as_ref()

@@ -95,7 +95,9 @@ pub fn scan(text: &str, timed_out: bool) -> Vec<Finding> {
                 line,
                 Some("tailscale set --shields-up=false"),
             );
-        } else if l.contains("access denied") && l.contains("serve config denied") {
+        } else if l.contains("serve config denied") {
+            // The CLI says "Access denied: serve config denied"; the LocalAPI answers 403 with
+            // "serve config denied" alone.
             push(
                 FindingKind::AccessDenied,
                 line,
@@ -156,6 +158,10 @@ mod tests {
             ),
             (
                 "sending serve config: Access denied: serve config denied\n\nUse 'sudo tailscale serve reset'.",
+                FindingKind::AccessDenied,
+            ),
+            (
+                "/localapi/v0/serve-config: tailscaled refused (403): serve config denied",
                 FindingKind::AccessDenied,
             ),
             (

@@ -4,32 +4,44 @@
 //!
 //! The menu-bar app and `serve-doctor fix` call the same function, [`run`], twice: first without
 //! [`FixOptions::confirmed`] to get the plan (the exact commands, what they remove, how to undo)
-//! for the confirmation dialog, then confirmed to carry it out. A confirmed run takes the lock in
-//! the data dir (one fix at a time across processes), writes a backup of `serve status --json`
-//! before the first write, runs each CLI call bounded, scans its output for the known messages
-//! (consent URL, access denied, shields-up, …), and verifies the result by reading the config
-//! back, because the CLI's exit code is not to be trusted. When the result is not what was
-//! planned, the backup is put back. Everything comes back as plain data in a [`FixReport`].
+//! for the confirmation dialog, then confirmed to carry it out. Everything comes back as plain
+//! data in a [`FixReport`].
 //!
-//! Route: `recreate` uses the LocalAPI when tailscaled answers on it (`POST serve-config` with
-//! `If-Match`, replacing only our handler; see `api`), the CLI otherwise (`reset`,
-//! `serve --bg`, `set-raw`) and for every other action, which the CLI covers. Each report
-//! names its route.
+//! The shape: each action is one file in `actions/` with a pure `plan` (a [`plan::Snapshot`] in,
+//! a [`plan::Proposal`] out) and, where it needs I/O besides the snapshot, a `gather`;
+//! [`exec`] carries any proposal out on either route (lock, backup, write, verify, roll back),
+//! written once. This file holds the vocabulary and the one dispatch from [`Action`] to its file.
+//!
+//! Route: `recreate` uses the LocalAPI when tailscaled answers on it (one `POST serve-config`
+//! with `If-Match`, replacing only our handler), the CLI otherwise (`reset`, `serve --bg`,
+//! `set-raw`) and for every other action, which the CLI covers. Each report names its route.
 
-mod actions;
-mod api;
+mod actions {
+    pub mod backups;
+    pub mod funnel_off;
+    pub mod funnel_on;
+    pub mod http_fallback;
+    pub mod open_admin;
+    pub mod recreate;
+    pub mod restore;
+    pub mod tunnel_command;
+}
 pub mod backup;
 pub mod edit;
+mod exec;
 pub mod findings;
 pub mod lock;
+pub mod plan;
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::diagnosis::{Cause, Health};
-use crate::engine::Options;
+use crate::engine::{Engine, Options};
+use crate::tailscale::CliFailure;
 
+pub use crate::tailscale::route::StepRecord;
 pub use backup::BackupInfo;
 pub use findings::{Finding, FindingKind};
 
@@ -143,18 +155,6 @@ pub struct Plan {
     pub undo: Vec<String>,
 }
 
-/// One CLI call that ran.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StepRecord {
-    pub command: String,
-    pub stdout: String,
-    pub stderr: String,
-    /// `None` when killed (at the deadline).
-    pub code: Option<i32>,
-    pub timed_out: bool,
-    pub ms: u64,
-}
-
 /// The result of [`run`], plain data for the menu and `--json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FixReport {
@@ -227,9 +227,9 @@ pub enum FixError {
     #[error(transparent)]
     NoCli(#[from] crate::tailscale::NotFound),
     #[error("cannot read the node's status: {0}")]
-    Status(String),
+    Status(CliFailure),
     #[error("cannot read the serve config: {0}")]
-    ServeConfig(String),
+    ServeConfig(CliFailure),
     #[error("cannot write a backup in {dir}: {source}")]
     Backup {
         dir: PathBuf,
@@ -249,7 +249,107 @@ pub enum FixError {
 
 /// Plans `action` and, when `opts.confirmed`, carries it out. See the module docs.
 pub async fn run(action: &Action, opts: &FixOptions) -> Result<FixReport, FixError> {
-    actions::run(action, opts).await
+    let report = FixReport::new(action);
+    match action {
+        Action::Backups => actions::backups::run(report, opts),
+        Action::OpenAdmin { url, print_only } => {
+            Ok(actions::open_admin::run(report, url.as_deref(), *print_only).await)
+        }
+        Action::TunnelCommand {
+            user,
+            host,
+            local_port,
+        } => {
+            let given = actions::tunnel_command::Given {
+                user: user.clone(),
+                host: host.clone(),
+                local_port: *local_port,
+            };
+            let route = exec::pick_route(opts, true).await.ok().map(|(r, _)| r);
+            Ok(actions::tunnel_command::run(report, opts, &given, route.as_ref()).await)
+        }
+        _ => {
+            let api_ok = matches!(action, Action::Recreate { .. });
+            let (route, status) = exec::pick_route(opts, api_ok).await?;
+            exec::run(&route, action, opts, report, status).await
+        }
+    }
+}
+
+/// What an action needs to know besides the snapshot, read before planning.
+enum Gathered {
+    Nothing,
+    Backup(Option<actions::restore::Chosen>),
+    Certs(actions::funnel_on::CertTrouble),
+}
+
+async fn gather(
+    action: &Action,
+    snap: &plan::Snapshot,
+    opts: &FixOptions,
+) -> Result<Gathered, FixError> {
+    Ok(match action {
+        Action::Restore { backup, .. } => {
+            Gathered::Backup(actions::restore::gather(opts, backup.as_deref()).await?)
+        }
+        Action::FunnelOn => Gathered::Certs(actions::funnel_on::gather(snap, opts).await),
+        _ => Gathered::Nothing,
+    })
+}
+
+/// The one dispatch from a write action to its planner.
+fn plan_for(
+    action: &Action,
+    snap: &plan::Snapshot,
+    env: &plan::Env,
+    gathered: &Gathered,
+    opts: &FixOptions,
+) -> plan::Proposal {
+    match (action, gathered) {
+        (
+            Action::Recreate {
+                keep_others,
+                https_port,
+            },
+            _,
+        ) => actions::recreate::plan(snap, env, *keep_others, *https_port),
+        (
+            Action::Restore {
+                rename_to_current, ..
+            },
+            Gathered::Backup(chosen),
+        ) => actions::restore::plan(
+            snap,
+            chosen.as_ref(),
+            &backup::dir(&opts.data_dir),
+            *rename_to_current,
+        ),
+        (Action::HttpFallback, _) => actions::http_fallback::plan(snap, env),
+        (Action::FunnelOn, Gathered::Certs(certs)) => actions::funnel_on::plan(snap, env, certs),
+        (Action::FunnelOff, _) => actions::funnel_off::plan(snap),
+        (other, _) => {
+            plan::Proposal::refuse(format!("{} changes nothing and has no plan", other.name()))
+        }
+    }
+}
+
+/// A fresh diagnosis after recreate, so the user sees whether it helped.
+async fn rediagnose(report: &mut FixReport, opts: &FixOptions) {
+    match Engine::new(opts.engine.clone()) {
+        Ok(engine) => {
+            let d = engine.diagnose(|_| {}).await;
+            report.new_health = Some(d.health);
+            report.new_cause = Some(d.cause);
+            report.new_summary = Some(d.summary.clone());
+            report.message.push_str(&format!(
+                "; diagnosis now: {} ({}): {}",
+                d.health, d.cause, d.summary
+            ));
+        }
+        Err(e) => report
+            .message
+            .push_str(&format!("; could not diagnose again: {e}")),
+    }
 }
 
 /// `recreate`: see [`Action::Recreate`].

@@ -5,6 +5,7 @@
 
 pub mod localapi;
 pub mod locate;
+pub mod route;
 pub mod run;
 pub mod serve;
 pub mod status;
@@ -17,7 +18,7 @@ use serde::Serialize;
 pub use locate::{CliSource, Located, NotFound, locate};
 pub use run::{Output, RunError, run};
 pub use serve::ServeConfig;
-pub use status::Status;
+pub use status::{BackendState, Status};
 
 /// Printed on stdout, with exit 0, by the macOS GUI binary when it cannot reach the GUI
 /// (tailscale/tailscale#16063): launched from Finder, launchd or at login.
@@ -62,6 +63,12 @@ impl CliFailure {
             }
             CliFailure::Spawn { message } => message.clone(),
         }
+    }
+}
+
+impl std::fmt::Display for CliFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
     }
 }
 
@@ -305,7 +312,7 @@ mod tests {
     fn daemon_texts_inside_a_successful_answer_change_nothing() {
         let json = r#"{"BackendState":"Running","Self":{"HostName":"failed to connect to local tailscaled","DNSName":"x.ts.net."},"Health":["The Tailscale GUI failed to start"]}"#;
         let r = classify(out(0, json, ""), Status::from_json);
-        assert_eq!(r.map(|s| s.backend_state), Ok("Running".to_string()));
+        assert_eq!(r.map(|s| s.backend_state), Ok(BackendState::Running));
     }
 
     #[test]

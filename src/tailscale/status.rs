@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Reads `null` (and a missing field, with `#[serde(default)]`) as `T::default()`.
 pub(crate) fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -26,7 +26,7 @@ pub struct Status {
     #[serde(default, rename = "TUN")]
     pub tun: Option<bool>,
     #[serde(default, deserialize_with = "nullable")]
-    pub backend_state: String,
+    pub backend_state: BackendState,
     #[serde(default, rename = "AuthURL", deserialize_with = "nullable")]
     pub auth_url: String,
     #[serde(default, rename = "TailscaleIPs", deserialize_with = "nullable")]
@@ -42,6 +42,92 @@ pub struct Status {
     /// Not omitempty upstream: "HTTPS certificates off" prints as `null`.
     #[serde(default, deserialize_with = "nullable")]
     pub cert_domains: Vec<String>,
+}
+
+/// `ipn.State`: where the node is in its life. `status` prints it by name, the IPN bus by number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum BackendState {
+    NoState,
+    InUseOtherUser,
+    NeedsLogin,
+    NeedsMachineAuth,
+    Stopped,
+    Starting,
+    Running,
+    /// A state this build does not know (a newer daemon), as given: a name, or a bus number.
+    /// Empty when the field is absent (very old daemons) or `null`.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl Default for BackendState {
+    fn default() -> BackendState {
+        BackendState::Other(String::new())
+    }
+}
+
+impl BackendState {
+    const KNOWN: [BackendState; 7] = [
+        BackendState::NoState,
+        BackendState::InUseOtherUser,
+        BackendState::NeedsLogin,
+        BackendState::NeedsMachineAuth,
+        BackendState::Stopped,
+        BackendState::Starting,
+        BackendState::Running,
+    ];
+
+    /// The bus's number (`ipn.State` is an int there).
+    pub fn from_number(n: i64) -> BackendState {
+        usize::try_from(n)
+            .ok()
+            .and_then(|i| Self::KNOWN.get(i).cloned())
+            .unwrap_or_else(|| BackendState::Other(n.to_string()))
+    }
+
+    /// A known name, or `Other(name)`.
+    pub fn from_name(name: &str) -> BackendState {
+        Self::KNOWN
+            .iter()
+            .find(|s| s.as_str() == name)
+            .cloned()
+            .unwrap_or_else(|| BackendState::Other(name.to_string()))
+    }
+
+    /// The name `status` prints as `BackendState` ("" when absent).
+    pub fn as_str(&self) -> &str {
+        match self {
+            BackendState::NoState => "NoState",
+            BackendState::InUseOtherUser => "InUseOtherUser",
+            BackendState::NeedsLogin => "NeedsLogin",
+            BackendState::NeedsMachineAuth => "NeedsMachineAuth",
+            BackendState::Stopped => "Stopped",
+            BackendState::Starting => "Starting",
+            BackendState::Running => "Running",
+            BackendState::Other(s) => s,
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        *self == BackendState::Running
+    }
+
+    /// Whether the field said anything at all.
+    pub fn is_known(&self) -> bool {
+        !matches!(self, BackendState::Other(s) if s.is_empty())
+    }
+}
+
+impl std::fmt::Display for BackendState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for BackendState {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<BackendState, D::Error> {
+        Ok(BackendState::from_name(&String::deserialize(d)?))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -138,7 +224,7 @@ mod tests {
                  "CurrentTailnet":null,"SomethingNew":{"x":[1]}}"#,
         )
         .unwrap();
-        assert_eq!(s.backend_state, "Running");
+        assert_eq!(s.backend_state, BackendState::Running);
         assert!(s.cert_domains.is_empty());
         assert_eq!(s.dns_name(), Some("box.tail1.ts.net"));
         assert!(s.has_cap("https"));

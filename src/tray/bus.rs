@@ -162,7 +162,7 @@ pub async fn watch(target: Target, generation: u64, tx: mpsc::UnboundedSender<Ev
                             if n.is_interesting() {
                                 log::debug!(
                                     "IPN bus: change (state {:?}, self {}, netmap {}, health {})",
-                                    n.state.map(|s| s.as_str()),
+                                    n.state.as_ref().map(|s| s.as_str()),
                                     n.self_change,
                                     n.net_map,
                                     n.health.is_some()

@@ -6,8 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use serve_doctor::tailscale::BackendState;
 use serve_doctor::tailscale::localapi::{
-    Endpoint, LocalApi, LocalApiError, Notify, Roots, Secret, State, TRAY_MASK, Via, discover,
+    Endpoint, LocalApi, LocalApiError, Notify, Roots, Secret, TRAY_MASK, Via, discover,
 };
 
 use crate::support::localapi::{
@@ -113,7 +114,7 @@ async fn app_store_is_found_through_recorded_lsof_output_and_answers() {
     );
 
     let status = LocalApi::new(found.endpoint, T).status().await.unwrap();
-    assert_eq!(status.backend_state, "Running");
+    assert_eq!(status.backend_state, BackendState::Running);
     assert_eq!(fake.violations(), Vec::<String>::new());
 }
 
@@ -278,7 +279,7 @@ async fn every_read_works_over_both_transports_with_only_the_required_headers() 
     let fake = FakeDaemon::start().await;
     for (transport, api) in clients(&fake) {
         let status = api.status().await.unwrap();
-        assert_eq!(status.backend_state, "Running");
+        assert_eq!(status.backend_state, BackendState::Running);
         assert_eq!(status.cert_domains, ["box.tail1234.ts.net"]);
 
         let (config, raw, etag) = api.serve_config().await.unwrap();
@@ -325,7 +326,7 @@ async fn recorded_fixtures_parse_through_the_api() {
         r#"{"BackendState":"Running","CertDomains":null}"#,
     ));
     let status = api.status().await.unwrap();
-    assert_eq!(status.backend_state, "Running");
+    assert_eq!(status.backend_state, BackendState::Running);
     assert!(status.cert_domains.is_empty());
 
     // Never configured: the body is `null`, which is an empty config, kept verbatim.
@@ -566,8 +567,8 @@ async fn the_bus_delivers_pushed_notify_lines_and_ends_when_the_daemon_stops() {
 
         let first = next(&mut bus).await.unwrap().unwrap();
         assert_eq!(
-            (first.state, first.version.as_str()),
-            (Some(State::Running), "1.96.4-t1234")
+            (first.state.clone(), first.version.as_str()),
+            (Some(BackendState::Running), "1.96.4-t1234")
         );
         assert!(first.is_interesting() && !first.net_map);
         let second = next(&mut bus).await.unwrap().unwrap();
@@ -580,7 +581,7 @@ async fn the_bus_delivers_pushed_notify_lines_and_ends_when_the_daemon_stops() {
         assert!(!next(&mut bus).await.unwrap().unwrap().is_interesting());
         assert_eq!(
             next(&mut bus).await.unwrap().unwrap().state,
-            Some(State::Stopped)
+            Some(BackendState::Stopped)
         );
 
         // The daemon goes away: the stream ends (perhaps after saying how it broke).
@@ -603,7 +604,7 @@ async fn the_bus_delivers_pushed_notify_lines_and_ends_when_the_daemon_stops() {
         fake.push(r#"{"State":5}"#);
         assert_eq!(
             next(&mut bus).await.unwrap().unwrap().state,
-            Some(State::Starting)
+            Some(BackendState::Starting)
         );
         drop(bus);
     }
@@ -629,18 +630,18 @@ async fn lines_split_across_chunks_or_sharing_one_are_reassembled() {
     let n = next(&mut bus).await.unwrap().unwrap();
     assert_eq!(
         (n.version.as_str(), n.state),
-        ("1.96", Some(State::NeedsLogin))
+        ("1.96", Some(BackendState::NeedsLogin))
     );
     // Blank lines are skipped; a CRLF ending is whitespace to the JSON parser.
     assert_eq!(
         next(&mut bus).await.unwrap().unwrap().state,
-        Some(State::NeedsMachineAuth)
+        Some(BackendState::NeedsMachineAuth)
     );
     assert!(next(&mut bus).await.unwrap().unwrap().net_map);
     fake.push_raw(b"1}\n");
     assert_eq!(
         next(&mut bus).await.unwrap().unwrap().state,
-        Some(State::InUseOtherUser)
+        Some(BackendState::InUseOtherUser)
     );
     fake.stop().await;
     while let Some(item) = next(&mut bus).await {

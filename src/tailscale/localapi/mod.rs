@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 pub use client::{IpnBus, LocalApi, LocalApiError, QueryFeature};
 pub use discover::{Discovery, LsofError, Roots, Via, discover, parse_lsof};
-pub use notify::{Notify, State, TRAY_MASK};
+pub use notify::{Notify, TRAY_MASK};
 
 /// A credential that must never reach a log, a report or a panic message.
 ///

@@ -8,9 +8,9 @@
 //! `SelfChange` message anyway, so the watcher re-reads `status` instead.
 
 use serde::de::{self, IgnoredAny};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 
-use crate::tailscale::status::nullable;
+use crate::tailscale::status::{BackendState, nullable};
 
 /// `watch-ipn-bus` mask bits (`ipn/backend.go`) that the tray uses.
 pub mod mask {
@@ -42,8 +42,8 @@ pub struct Notify {
     #[serde(default)]
     pub err_message: Option<String>,
     /// The backend state, sent to every watcher whatever the mask.
-    #[serde(default)]
-    pub state: Option<State>,
+    #[serde(default, deserialize_with = "state")]
+    pub state: Option<BackendState>,
     /// The self node changed (v1.98+; sent even with `NO_NET_MAP`). Its content is not kept.
     #[serde(default, deserialize_with = "present")]
     pub self_change: bool,
@@ -75,68 +75,22 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     Ok(Option::<IgnoredAny>::deserialize(d)?.is_some())
 }
 
-/// `ipn.State`. On the bus it is a number; `status` uses the names ([`State::as_str`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum State {
-    NoState,
-    InUseOtherUser,
-    NeedsLogin,
-    NeedsMachineAuth,
-    Stopped,
-    Starting,
-    Running,
-    /// A number this build does not know (a newer daemon).
-    Unknown(i64),
-}
-
-impl State {
-    pub fn from_number(n: i64) -> State {
-        match n {
-            0 => State::NoState,
-            1 => State::InUseOtherUser,
-            2 => State::NeedsLogin,
-            3 => State::NeedsMachineAuth,
-            4 => State::Stopped,
-            5 => State::Starting,
-            6 => State::Running,
-            other => State::Unknown(other),
-        }
+/// `ipn.State` on the bus: a number; the names are accepted too in case a future daemon
+/// marshals them as text, but only known ones (a name we do not know is a broken message).
+fn state<'de, D: Deserializer<'de>>(d: D) -> Result<Option<BackendState>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(i64),
+        Name(String),
     }
-
-    /// The name `status` prints as `BackendState`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::NoState => "NoState",
-            State::InUseOtherUser => "InUseOtherUser",
-            State::NeedsLogin => "NeedsLogin",
-            State::NeedsMachineAuth => "NeedsMachineAuth",
-            State::Stopped => "Stopped",
-            State::Starting => "Starting",
-            State::Running => "Running",
-            State::Unknown(_) => "Unknown",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<State> {
-        (0..=6).map(State::from_number).find(|s| s.as_str() == name)
-    }
-}
-
-impl<'de> Deserialize<'de> for State {
-    /// A number, as every daemon sends it; the names are accepted too in case a future daemon
-    /// marshals them as text.
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<State, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(i64),
-            Name(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Number(n) => Ok(State::from_number(n)),
-            Raw::Name(name) => State::from_name(&name)
-                .ok_or_else(|| de::Error::custom(format!("unknown state {name:?}"))),
-        }
+    match Option::<Raw>::deserialize(d)? {
+        None => Ok(None),
+        Some(Raw::Number(n)) => Ok(Some(BackendState::from_number(n))),
+        Some(Raw::Name(name)) => match BackendState::from_name(&name) {
+            BackendState::Other(_) => Err(de::Error::custom(format!("unknown state {name:?}"))),
+            known => Ok(Some(known)),
+        },
     }
 }
 
@@ -164,7 +118,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(n.version, "1.102.3-t");
-        assert_eq!(n.state, Some(State::Running));
+        assert_eq!(n.state, Some(BackendState::Running));
         assert!(!n.net_map && !n.self_change && n.health.is_none() && n.err_message.is_none());
         assert!(n.is_interesting());
     }
@@ -182,12 +136,12 @@ mod tests {
         ];
         for (i, name) in names.iter().enumerate() {
             let n = Notify::from_json(format!(r#"{{"State":{i}}}"#).as_bytes()).unwrap();
-            assert_eq!(n.state.map(State::as_str), Some(*name));
+            assert_eq!(n.state.as_ref().map(BackendState::as_str), Some(*name));
         }
         let n = Notify::from_json(br#"{"State":9}"#).unwrap();
-        assert_eq!(n.state, Some(State::Unknown(9)));
+        assert_eq!(n.state, Some(BackendState::Other("9".into())));
         let n = Notify::from_json(br#"{"State":"NeedsLogin"}"#).unwrap();
-        assert_eq!(n.state, Some(State::NeedsLogin));
+        assert_eq!(n.state, Some(BackendState::NeedsLogin));
         assert!(Notify::from_json(br#"{"State":"Exploded"}"#).is_err());
     }
 
