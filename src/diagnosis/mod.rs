@@ -1,10 +1,13 @@
 //! Pure rules: evidence in → checks + cause + fixes out. No I/O, no clocks, no async.
 //!
 //! [`evidence`] holds what the collectors found and derives the probe plan from it; [`rules`]
-//! decides which cause applies and words the checks, the summary and the fixes; [`assemble`]
-//! puts one [`Diagnosis`] together. The engine calls `assemble` after every finished step, so a
-//! provisional diagnosis (with `Pending` checks) is always one pure function call away.
+//! decides which cause applies; [`checks`] words the check lines and [`advice`] the summary and
+//! the fixes; [`assemble`] puts one [`Diagnosis`] together. The engine calls `assemble` after
+//! every finished step, so a provisional diagnosis (with `Pending` checks) is always one pure
+//! function call away.
 
+pub mod advice;
+pub mod checks;
 pub mod evidence;
 pub mod model;
 pub mod rules;
@@ -41,13 +44,13 @@ pub fn assemble(
     Diagnosis {
         health: cause.health(),
         cause,
-        summary: rules::summary(cause, ev, &p),
+        summary: advice::summary(cause, ev, &p),
         url: p.url(),
         node,
         backend_port: p.backend_port,
         backend_port_source: p.backend_port_source,
-        checks: rules::checks(ev, &p),
-        fixes: rules::fixes(cause, ev, &p, consent_url.as_deref()),
+        checks: checks::checks(ev, &p),
+        fixes: advice::fixes(cause, ev, &p, consent_url.as_deref()),
         consent_url,
         route,
         elapsed_ms,

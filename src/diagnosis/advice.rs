@@ -1,0 +1,339 @@
+//! The words for a cause: the one-sentence summary and the fixes, in the order to try them.
+
+use crate::probe::{CertProblem, HttpOutcome, TlsOutcome};
+use crate::tailscale::{BackendState, CliFailure};
+
+use super::evidence::{Evidence, Platform, ProbePlan};
+use super::model::{Cause, Fix, FixId, PortSource};
+use super::rules::*;
+
+/// The root cause in one plain sentence.
+pub fn summary(cause: Cause, ev: &Evidence, p: &ProbePlan) -> String {
+    let name = p.dns_name.as_deref().unwrap_or("this node");
+    let st = ev.status_ok();
+    use Cause::*;
+    match cause {
+        TailscaleNotFound => match ev.cli.as_ref().err().and_then(|e| e.forced.as_ref()) {
+            Some(p) => format!("The tailscale CLI at {} is missing or not executable.", p.display()),
+            None => "Tailscale is not installed (no tailscale CLI found).".into(),
+        },
+        DaemonUnreachable => match ev.status.value() {
+            Some(Err(CliFailure::TimedOut { after_ms })) => format!(
+                "The Tailscale daemon did not answer within {}.", secs(*after_ms)),
+            _ if ev.api.is_some() => "Tailscale is not running: nothing answers on the daemon's LocalAPI.".into(),
+            _ => "Tailscale is not running: the CLI cannot reach the Tailscale daemon.".into(),
+        },
+        StatusUnparseable => match ev.status.value() {
+            Some(Err(CliFailure::GuiUnavailable { .. })) => "The Tailscale app's CLI could not reach the Tailscale app from here (it printed \"The Tailscale GUI failed to start\"); this is an access problem, not Tailscale being off.".into(),
+            Some(Err(e)) => format!("Tailscale's status could not be read: {}.", e.describe()),
+            _ => "Tailscale's status could not be read.".into(),
+        },
+        Stopped => match st.map(state) {
+            Some(BackendState::Stopped) => "Tailscale is stopped (turned off); serve only works while it is connected.".into(),
+            Some(s) => format!("Tailscale is not connected yet (state {}).", if s.is_known() { s.as_str() } else { "unknown" }),
+            None => "Tailscale is not running.".into(),
+        },
+        NeedsLogin => if st.is_some_and(expired) {
+            "This node's key has expired: log in to Tailscale again.".into()
+        } else {
+            "Tailscale is logged out: log in to use serve.".into()
+        },
+        NeedsApproval => "This machine is waiting for a tailnet admin to approve it.".into(),
+        MagicdnsDisabled => "MagicDNS is off for the tailnet, and HTTPS certificates need it: turn on MagicDNS, then HTTPS certificates, in the admin console.".into(),
+        HttpsDisabled => "HTTPS certificates are off for the tailnet, so serve cannot get a certificate and every HTTPS connection fails; enable them in the admin console.".into(),
+        ServeNotConfigured => format!("Serve is not configured for {name}."),
+        ServeNameMismatch => format!("The serve config is keyed by an old name, not {name} (after a rename or a move between Tailscale apps), so the handler never matches."),
+        ServePlainHttp => format!("Serve is set up for {name} over plain HTTP, not HTTPS."),
+        ListenerUnreachable => match ev.tls.value() {
+            Some(TlsOutcome::Failed { .. }) | Some(TlsOutcome::Alert { .. }) => format!("Something other than Tailscale's TLS answers on port {} of this node.", p.https_port),
+            _ => format!("Nothing accepts connections on HTTPS port {} of this node.", p.https_port),
+        },
+        CertNeedsControl => "This node is not connected to Tailscale's control server, and without it no certificate can be issued (tailscaled publishes the ACME DNS-01 record through control): the handshake fails because of the control connection, not the ACME server or a rate limit.".into(),
+        CertPending => "Tailscale is still fetching the first HTTPS certificate; try again in a minute.".into(),
+        CertIssuanceFailing => "HTTPS is on, but tailscaled cannot get a certificate (Let's Encrypt rate limit, a stuck ACME order, or a stale identity after a rename or migration), so handshakes stall and end in \"internal error\"; the daemon log says which.".into(),
+        CertInvalid => match ev.tls.value() {
+            Some(TlsOutcome::CertRejected { problem, .. }) => format!("The certificate served for {name} is not valid: {}.", match problem {
+                CertProblem::Expired => "it has expired",
+                CertProblem::NotYetValid => "it is not valid yet (check the clock)",
+                CertProblem::WrongName => "it is for another name",
+                CertProblem::UnknownIssuer => "its issuer is not trusted (a self-signed certificate or an intercepting proxy?)",
+                CertProblem::Revoked => "it has been revoked",
+                CertProblem::Other => "it was rejected",
+            }),
+            _ => format!("The certificate served for {name} is not valid."),
+        },
+        BackendDown => format!("HTTPS works, but nothing answers on the backend {}.", p.backend_addr.as_deref().unwrap_or("port")),
+        BackendNotResponding => format!("The backend {} accepts connections but does not answer HTTP requests.", p.backend_addr.as_deref().unwrap_or("")),
+        ServeProxyFailing => {
+            let status = match ev.via_serve.value() {
+                Some(HttpOutcome::Response { status, .. }) => status.to_string(),
+                _ => "5xx".into(),
+            };
+            format!("Requests through serve get HTTP {status}, although the backend {} answers this machine directly: tailscaled reaches another place (it runs in another network namespace or container, or the backend listens on another address).", p.backend_addr.as_deref().unwrap_or(""))
+        }
+        CertExpiring => match ev.tls.value() {
+            Some(TlsOutcome::Established { cert, .. }) => format!("Serve works, but its certificate expires in {} days and has not been renewed.", (cert.not_after - ev.now).num_days()),
+            _ => "Serve works, but its certificate expires soon.".into(),
+        },
+        ControlUnreachable => "Serve works, but this node cannot reach Tailscale's control server, so certificates cannot be renewed.".into(),
+        NotVerified => match &p.dial {
+            Err(why) => format!("Serve looks configured for {name}, but the TLS check could not run from here ({why}), so nothing was verified end to end."),
+            Ok(_) => format!("The TLS handshake and a request through serve did not both complete for {name}, so serve is not confirmed healthy."),
+        },
+        Healthy => match p.url() {
+            Some(u) => format!("Serve is healthy: {u}"),
+            None => "Serve is healthy.".into(),
+        },
+    }
+}
+
+fn fix(id: FixId, title: impl Into<String>, command: Option<String>, url: Option<&str>) -> Fix {
+    Fix {
+        id,
+        title: title.into(),
+        command,
+        url: url.map(str::to_string),
+    }
+}
+
+/// The SSH tunnel fallback, when its parts are valid.
+pub fn tunnel_fix(ev: &Evidence, p: &ProbePlan) -> Option<Fix> {
+    let user = ev
+        .inputs
+        .ssh_user
+        .clone()
+        .unwrap_or_else(|| ev.inputs.default_user.clone());
+    let host = ev.inputs.ssh_host.clone().or_else(|| p.dns_name.clone())?;
+    let local = ev.inputs.tunnel_local_port.unwrap_or(p.backend_port);
+    match crate::tunnel::command(&user, &host, local, p.backend_port) {
+        Ok(cmd) => Some(fix(
+            FixId::SshTunnel,
+            format!(
+                "Fallback: SSH tunnel, then open http://localhost:{local}/ on the other device"
+            ),
+            Some(cmd),
+            None,
+        )),
+        Err(e) => Some(fix(
+            FixId::SshTunnel,
+            format!("Fallback: SSH tunnel (not offered: {e})"),
+            None,
+            None,
+        )),
+    }
+}
+
+/// The fixes for `cause`, in the order to try them.
+pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&str>) -> Vec<Fix> {
+    let cli = ev
+        .cli
+        .as_ref()
+        .map(|l| l.path.display().to_string())
+        .unwrap_or_else(|_| "tailscale".into());
+    let cli = crate::shell::word(&cli);
+    let port = p.backend_port;
+    // Without --port the fix keeps the proxy target the serve config has (scheme, host, port,
+    // path); --port N would rewire it to http://127.0.0.1:N. So the printed command names a
+    // port only when the user chose one (flag or config file).
+    let port_arg = match p.backend_port_source {
+        PortSource::Flag | PortSource::ConfigFile => format!(" --port {port}"),
+        PortSource::ServeConfig | PortSource::Default => String::new(),
+    };
+    let name = p.dns_name.clone().unwrap_or_else(|| "<this node>".into());
+    let name_word = crate::shell::word(&name);
+    let https = p.https_port;
+    let recreate = fix(
+        FixId::RecreateServe,
+        format!("Recreate serve for {name} (backs up the old config first)"),
+        Some(format!("serve-doctor fix recreate{port_arg}")),
+        None,
+    );
+    let http_fallback = fix(
+        FixId::HttpFallback,
+        format!(
+            "Fallback: plain-HTTP serve on the tailnet (http://{name}/; WireGuard still encrypts the hop)"
+        ),
+        Some(format!("serve-doctor fix http-fallback{port_arg}")),
+        None,
+    );
+    let admin = fix(
+        FixId::OpenAdminDns,
+        if consent_url.is_some() {
+            "Open the consent page Tailscale printed to enable HTTPS"
+        } else {
+            "Open the admin console (DNS) and enable HTTPS certificates"
+        },
+        None,
+        Some(consent_url.unwrap_or(ADMIN_DNS_URL)),
+    );
+    let logs = match ev.platform {
+        Platform::MacOs => fix(FixId::CheckDaemonLogs, "Read the Tailscale logs for certificate errors",
+            Some("log show --last 10m --predicate 'process CONTAINS \"Tailscale\" OR process CONTAINS \"IPNExtension\"' | grep -iE 'cert|acme'".into()), None),
+        _ => fix(FixId::CheckDaemonLogs, "Read tailscaled's log for certificate errors",
+            Some("journalctl -u tailscaled --since -10min | grep -iE 'cert|acme'".into()), None),
+    };
+    let cert_cmd = fix(
+        FixId::RenewCert,
+        "Ask for the certificate directly and read the error",
+        Some(format!("{cli} cert {name_word}")),
+        None,
+    );
+    let tunnel = tunnel_fix(ev, p);
+    use Cause::*;
+    let mut v = match cause {
+        TailscaleNotFound => vec![fix(
+            FixId::InstallTailscale,
+            "Install Tailscale, or pass --tailscale PATH",
+            None,
+            Some("https://tailscale.com/download"),
+        )],
+        DaemonUnreachable | Stopped => vec![match ev.platform {
+            Platform::MacOs => fix(
+                FixId::StartTailscale,
+                "Open Tailscale and connect",
+                Some("open -a Tailscale".into()),
+                None,
+            ),
+            _ if cause == DaemonUnreachable => fix(
+                FixId::StartTailscale,
+                "Start the Tailscale daemon",
+                Some("sudo systemctl start tailscaled".into()),
+                None,
+            ),
+            _ => fix(
+                FixId::StartTailscale,
+                "Connect Tailscale",
+                Some(format!("{cli} up")),
+                None,
+            ),
+        }],
+        StatusUnparseable => vec![fix(
+            FixId::CheckCliAccess,
+            "Run the CLI in your login session (or install the Tailscale CLI from the app's settings) and check its output",
+            Some(match ev.platform {
+                Platform::MacOs => format!("/bin/launchctl asuser $(id -u) {cli} status --json"),
+                _ => format!("{cli} status --json"),
+            }),
+            None,
+        )],
+        NeedsLogin => {
+            let url = ev
+                .status_ok()
+                .map(|s| s.auth_url.clone())
+                .filter(|u| !u.is_empty());
+            vec![fix(
+                FixId::LogIn,
+                "Log in to Tailscale",
+                Some(format!("{cli} up")),
+                url.as_deref(),
+            )]
+        }
+        NeedsApproval => vec![fix(
+            FixId::ApproveMachine,
+            "Approve this machine in the admin console",
+            None,
+            Some(ADMIN_MACHINES_URL),
+        )],
+        MagicdnsDisabled => vec![
+            fix(
+                FixId::OpenAdminDns,
+                "Open the admin console (DNS), turn on MagicDNS, then HTTPS certificates",
+                None,
+                Some(ADMIN_DNS_URL),
+            ),
+            recreate,
+        ],
+        HttpsDisabled => vec![admin, recreate],
+        ServeNotConfigured => vec![fix(
+            FixId::ConfigureServe,
+            format!("Serve the backend on port {port} over HTTPS"),
+            Some(format!("{cli} serve --bg {port}")),
+            None,
+        )],
+        ServeNameMismatch => vec![recreate],
+        ServePlainHttp => vec![fix(
+            FixId::ServeHttps,
+            "Serve it over HTTPS instead",
+            Some(format!("{cli} serve --bg --https={https} {port}")),
+            None,
+        )],
+        ListenerUnreachable => vec![logs, recreate],
+        CertPending => vec![
+            fix(
+                FixId::WaitForCert,
+                "Wait a minute, then diagnose again",
+                Some("serve-doctor diagnose".into()),
+                None,
+            ),
+            logs,
+        ],
+        CertNeedsControl => vec![fix(
+            FixId::CheckNetwork,
+            "Check this machine's connection to Tailscale's control server (internet, firewall, proxy)",
+            None,
+            None,
+        )],
+        CertIssuanceFailing => vec![logs, cert_cmd],
+        CertInvalid => match ev.tls.value() {
+            Some(TlsOutcome::CertRejected {
+                problem: CertProblem::WrongName,
+                ..
+            }) => vec![recreate, cert_cmd],
+            Some(TlsOutcome::CertRejected {
+                problem: CertProblem::UnknownIssuer,
+                ..
+            }) => vec![
+                fix(
+                    FixId::CheckNetwork,
+                    "Check for a TLS-intercepting proxy or antivirus; pass --ca-file if you trust a private CA",
+                    None,
+                    None,
+                ),
+                cert_cmd,
+            ],
+            _ => vec![cert_cmd, logs],
+        },
+        ServeProxyFailing => vec![fix(
+            FixId::StartBackend,
+            format!(
+                "Make your app reachable where tailscaled runs (same network namespace or container; listening on {})",
+                p.backend_addr.as_deref().unwrap_or("the proxied address")
+            ),
+            None,
+            None,
+        )],
+        BackendDown | BackendNotResponding => vec![fix(
+            FixId::StartBackend,
+            format!(
+                "Start (or restart) your app so it answers on {}",
+                p.backend_addr.as_deref().unwrap_or("its port")
+            ),
+            None,
+            None,
+        )],
+        CertExpiring => vec![cert_cmd, logs],
+        ControlUnreachable => vec![fix(
+            FixId::CheckNetwork,
+            "Check this machine's internet connection and firewall (control server unreachable)",
+            None,
+            None,
+        )],
+        NotVerified => vec![fix(
+            FixId::CheckNetwork,
+            "Check it from a device that can reach the node (or point --connect at an address that reaches its serve port)",
+            None,
+            None,
+        )],
+        Healthy => vec![],
+    };
+    // When certificates cannot be had, only fallbacks that do not need one help (not Funnel,
+    // which uses the same certificate).
+    if matches!(
+        cause,
+        MagicdnsDisabled | HttpsDisabled | CertNeedsControl | CertIssuanceFailing | CertPending
+    ) {
+        v.extend(tunnel);
+        v.push(http_fallback);
+    }
+    v
+}
