@@ -6,7 +6,6 @@
 //! concurrently and stops as soon as the verdict is certain.
 #![forbid(unsafe_code)]
 
-pub mod autostart;
 pub mod config;
 pub mod diagnosis;
 pub mod engine;
@@ -14,7 +13,7 @@ pub mod errors;
 pub mod fix;
 pub mod instance;
 pub mod logging;
-pub mod notify;
+pub mod platform;
 pub mod probe;
 pub mod report;
 pub mod shell;

@@ -355,7 +355,7 @@ pub fn same_plan(a: &Plan, b: &Plan) -> bool {
 
 /// Reads the login item back; never fatal, the error becomes a menu line.
 fn read_login() -> Result<bool, String> {
-    crate::autostart::is_enabled().map_err(|e| format!("{e:#}"))
+    crate::platform::login_item::is_enabled().map_err(|e| format!("{e:#}"))
 }
 
 /// Starts the worker thread. `send` delivers its answers to the UI (the event-loop proxy).
@@ -408,7 +408,7 @@ pub fn spawn(
                         ActCmd::SetLogin(on) => spawn_login(send, Some(on)),
                         ActCmd::Reveal(path) => {
                             tokio::task::spawn_blocking(move || {
-                                if let Err(e) = crate::autostart::reveal(&path) {
+                                if let Err(e) = crate::platform::reveal(&path) {
                                     log::warn!("cannot reveal {}: {e:#}", path.display());
                                     send(ActMsg::RevealFailed {
                                         path,
@@ -432,7 +432,7 @@ pub fn spawn(
 fn spawn_login(send: impl Fn(ActMsg) + Send + 'static, set: Option<bool>) {
     tokio::task::spawn_blocking(move || {
         if let Some(on) = set
-            && let Err(e) = crate::autostart::set_enabled(on)
+            && let Err(e) = crate::platform::login_item::set_enabled(on)
         {
             log::warn!("launch at login: cannot turn it {}: {e:#}", onoff(on));
             // Read back anyway: the check mark shows what is true, the error says why.

@@ -280,7 +280,7 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
             && self.loaded.config.notifications
         {
             tokio::task::spawn_blocking(move || {
-                if let Err(e) = crate::notify::send(&n.title, &n.body) {
+                if let Err(e) = crate::platform::notify(&n.title, &n.body) {
                     log::warn!("notification not shown: {e:#}");
                 }
             });
@@ -430,7 +430,7 @@ pub fn settings_view(
         port_flag,
         notifications: c.notifications,
         icon_style: c.icon_style,
-        template_supported: cfg!(target_os = "macos"),
+        template_supported: crate::platform::TEMPLATE_ICONS,
         config_path: loaded.path.clone(),
         problem: loaded.problem.clone(),
     }
