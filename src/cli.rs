@@ -11,6 +11,7 @@ use clap::{Args, ValueEnum};
 
 use serve_doctor::config;
 use serve_doctor::engine::{Engine, Options};
+use serve_doctor::exit::Exit;
 use serve_doctor::report;
 
 /// Overrides shared by the app and every subcommand.
@@ -86,9 +87,6 @@ pub fn parse_secs(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(v))
 }
 
-/// Exit status for input we could not use (sysexits' EX_USAGE); 0–3 are the health.
-pub const EXIT_USAGE: u8 = 64;
-
 /// Config file + flags → engine options.
 pub fn options(common: &Common) -> (Options, Option<String>) {
     let loaded = config::load();
@@ -123,7 +121,7 @@ pub fn diagnose(common: &Common, args: &DiagnoseArgs) -> anyhow::Result<ExitCode
         Ok(e) => e,
         Err(e) => {
             eprintln!("serve-doctor: {e}");
-            return Ok(ExitCode::from(EXIT_USAGE));
+            return Ok(Exit::Usage.into());
         }
     };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -142,5 +140,5 @@ pub fn diagnose(common: &Common, args: &DiagnoseArgs) -> anyhow::Result<ExitCode
         report::text(&d)
     };
     print!("{out}");
-    Ok(ExitCode::from(d.health.exit_code()))
+    Ok(Exit::health(d.health).into())
 }

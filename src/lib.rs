@@ -10,6 +10,7 @@ pub mod config;
 pub mod diagnosis;
 pub mod engine;
 pub mod errors;
+pub mod exit;
 pub mod fix;
 pub mod instance;
 pub mod logging;

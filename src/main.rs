@@ -7,6 +7,7 @@ mod fix_cli;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use serve_doctor::exit::Exit;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,9 +40,13 @@ fn main() -> ExitCode {
     let args = match Cli::try_parse() {
         Ok(a) => a,
         Err(e) => {
-            let code = if e.use_stderr() { cli::EXIT_USAGE } else { 0 };
+            let code = if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Success
+            };
             let _ = e.print();
-            return ExitCode::from(code);
+            return code.into();
         }
     };
     let result = match &args.command {
@@ -62,7 +67,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("serve-doctor: error: {e:#}");
-            ExitCode::from(70)
+            Exit::Internal.into()
         }
     }
 }

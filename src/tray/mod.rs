@@ -34,14 +34,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::config::{self, Dirs};
-
-/// Exit status when the app cannot run here (no display, no tray library): sysexits'
-/// EX_UNAVAILABLE.
-pub const EXIT_UNAVAILABLE: u8 = 69;
-
-/// Exit status of a second start while the app runs: sysexits' EX_TEMPFAIL (try again once the
-/// first one has quit).
-pub const EXIT_ALREADY_RUNNING: u8 = 75;
+use crate::exit::Exit;
 
 /// The app's command-line overrides; each wins over the config file for this run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -69,7 +62,7 @@ pub fn run(args: TrayArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     if let Err(problem) = crate::platform::tray_preflight() {
         eprintln!("serve-doctor: {problem}");
-        return Ok(ExitCode::from(EXIT_UNAVAILABLE));
+        return Ok(Exit::Unavailable.into());
     }
 
     let dirs = Dirs::discover();
@@ -82,7 +75,7 @@ pub fn run(args: TrayArgs) -> anyhow::Result<ExitCode> {
         Some(Ok(lock)) => Some(lock),
         Some(Err(e @ crate::instance::InstanceError::AlreadyRunning { .. })) => {
             eprintln!("serve-doctor: {e}");
-            return Ok(ExitCode::from(EXIT_ALREADY_RUNNING));
+            return Ok(Exit::AlreadyRunning.into());
         }
         // No lock possible (no home, a read-only runtime dir): run without the guarantee.
         Some(Err(e)) => {
