@@ -13,7 +13,9 @@ use serve_doctor::config::Dirs;
 use serve_doctor::exit::Exit;
 use serve_doctor::fix::{self, Action, FixOptions, FixReport, Outcome};
 
-use crate::cli::{self, Common};
+use serve_doctor::settings::Overrides;
+
+use crate::cli;
 
 #[derive(Debug, Clone, Args)]
 pub struct FixArgs {
@@ -198,11 +200,8 @@ pub fn render(r: &FixReport) -> String {
     s
 }
 
-pub fn run(common: &Common, args: &FixArgs) -> anyhow::Result<ExitCode> {
-    let (engine, problem) = cli::options(common);
-    if let Some(p) = problem {
-        eprintln!("serve-doctor: warning: {p}");
-    }
+pub fn run(overrides: &Overrides, args: &FixArgs) -> anyhow::Result<ExitCode> {
+    let engine = cli::settings(overrides).engine;
     let dirs = Dirs::discover().context("no home directory: cannot find the data directory")?;
     let action = action(&args.action);
     let opts = FixOptions {

@@ -17,6 +17,7 @@ pub mod logging;
 pub mod platform;
 pub mod probe;
 pub mod report;
+pub mod settings;
 pub mod shell;
 pub mod tailscale;
 pub mod tray;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use serve_doctor::exit::Exit;
+use serve_doctor::settings::Overrides;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,13 +20,7 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
-    common: cli::Common,
-    /// Menu-bar app: seconds between background checks [default: config file, else 30]
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
-    interval: Option<u64>,
-    /// Menu-bar app: also log to stderr
-    #[arg(long, short)]
-    verbose: bool,
+    overrides: Overrides,
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,18 +45,9 @@ fn main() -> ExitCode {
         }
     };
     let result = match &args.command {
-        Some(Command::Diagnose(d)) => cli::diagnose(&args.common, d),
-        Some(Command::Fix(f)) => fix_cli::run(&args.common, f),
-        None => serve_doctor::tray::run(serve_doctor::tray::TrayArgs {
-            tailscale: args.common.tailscale.clone(),
-            socket: args.common.socket.clone(),
-            connect: args.common.connect.clone(),
-            ca_file: args.common.ca_file.clone(),
-            port: args.common.port,
-            timeout: args.common.timeout,
-            interval: args.interval,
-            verbose: args.verbose,
-        }),
+        Some(Command::Diagnose(d)) => cli::diagnose(&args.overrides, d),
+        Some(Command::Fix(f)) => fix_cli::run(&args.overrides, f),
+        None => serve_doctor::tray::run(args.overrides),
     };
     match result {
         Ok(code) => code,

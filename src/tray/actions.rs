@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::config;
 use crate::fix::{self, FixOptions, FixReport, Outcome, Plan};
-use crate::tray::TrayArgs;
+use crate::settings::{self, Overrides};
 
 /// A write action the menu offers. Plain data; [`WriteKind::fix_action`] is what it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,7 +291,7 @@ fn shown(kind: WriteKind, result: Result<Box<FixReport>, String>) -> Shown {
 #[derive(Debug, Clone)]
 pub struct Context {
     /// The app's flags, applied over the config file for every run.
-    pub args: TrayArgs,
+    pub overrides: Overrides,
     /// The config file, read again before each plan (the Settings menu may have changed it).
     pub config_path: PathBuf,
     pub data_dir: Option<PathBuf>,
@@ -305,7 +305,7 @@ impl Context {
             .ok_or("no data directory (no home?): there is nowhere to keep the backup")?;
         let loaded = config::load_from(&self.config_path);
         Ok(FixOptions {
-            engine: crate::tray::monitor::options(&self.args, &loaded.config),
+            engine: settings::resolve(&self.overrides, &loaded.config).engine,
             data_dir,
             confirmed,
         })

@@ -27,38 +27,18 @@ pub mod monitor;
 mod render;
 pub mod state;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 
 use crate::config::{self, Dirs};
 use crate::exit::Exit;
-
-/// The app's command-line overrides; each wins over the config file for this run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrayArgs {
-    /// `--tailscale PATH`: the CLI to use.
-    pub tailscale: Option<PathBuf>,
-    /// `--socket PATH`: tailscaled's LocalAPI socket (forces that route, and the IPN bus on it).
-    pub socket: Option<PathBuf>,
-    /// `--connect HOST:PORT`: dial this for the HTTPS probe.
-    pub connect: Option<String>,
-    /// `--ca-file PEM`: extra trust anchors.
-    pub ca_file: Option<PathBuf>,
-    /// `--port`: the backend port.
-    pub port: Option<u16>,
-    /// `--timeout`: bound for each step.
-    pub timeout: Option<Duration>,
-    /// `--interval SECS`: seconds between background checks.
-    pub interval: Option<u64>,
-    /// `--verbose`: log to stderr too, at debug level.
-    pub verbose: bool,
-}
+use crate::settings::Overrides;
 
 /// Runs the menu-bar app. Returns only on failure to start (the event loop exits the process).
-pub fn run(args: TrayArgs) -> anyhow::Result<ExitCode> {
+pub fn run(overrides: Overrides) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     if let Err(problem) = crate::platform::tray_preflight() {
         eprintln!("serve-doctor: {problem}");
@@ -84,7 +64,8 @@ pub fn run(args: TrayArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let (log_path, _) = crate::logging::init(dirs.as_ref().map(|d| d.logs.as_path()), args.verbose);
+    let (log_path, _) =
+        crate::logging::init(dirs.as_ref().map(|d| d.logs.as_path()), overrides.verbose);
     log::info!(
         "serve-doctor {} starting (log: {})",
         env!("CARGO_PKG_VERSION"),
@@ -104,7 +85,7 @@ pub fn run(args: TrayArgs) -> anyhow::Result<ExitCode> {
         },
     }
 
-    let diag = monitor::EngineDiagnoser::new(args.clone(), &loaded.config)
+    let diag = monitor::EngineDiagnoser::new(overrides.clone(), &loaded.config)
         .context("cannot start the diagnosis engine")?;
     let hist = history::History::load(monitor::history_path(
         dirs.as_ref().map(|d| d.data.as_path()),
@@ -115,15 +96,15 @@ pub fn run(args: TrayArgs) -> anyhow::Result<ExitCode> {
     }
 
     // The monitor is built on its own thread; the UI starts from the same settings and history.
-    let settings = monitor::settings_view(&loaded, args.interval, args.port);
+    let settings = monitor::settings_view(&loaded, &overrides);
     let actions = actions::Context {
-        args: args.clone(),
+        overrides: overrides.clone(),
         config_path: loaded.path.clone(),
         data_dir: dirs.as_ref().map(|d| d.data.clone()),
     };
     let history_entries = hist.entries().to_vec();
     let make: app::MakeMonitor<monitor::EngineDiagnoser> =
-        Box::new(move |ui| monitor::Monitor::new(diag, ui, loaded, hist, &args));
+        Box::new(move |ui| monitor::Monitor::new(diag, ui, loaded, hist, overrides));
     app::run(app::Setup {
         monitor: make,
         settings,
@@ -148,32 +129,5 @@ fn clean_icon_dir(dir: &Path) {
         if name.starts_with("tray-icon-") && name.ends_with(".png") {
             let _ = std::fs::remove_file(e.path());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn flags_win_over_the_config_file() {
-        let c = config::Config {
-            backend_port: Some(1),
-            connect: Some("a:1".into()),
-            ..Default::default()
-        };
-        let args = TrayArgs {
-            port: Some(2),
-            connect: Some("b:2".into()),
-            timeout: Some(Duration::from_millis(1500)),
-            ..TrayArgs::default()
-        };
-        let o = monitor::options(&args, &c);
-        assert_eq!(o.port, Some(2));
-        assert_eq!(o.config_port, Some(1));
-        assert_eq!(o.connect.as_deref(), Some("b:2"));
-        assert_eq!(o.timeout, Duration::from_millis(1500));
-        let o = monitor::options(&TrayArgs::default(), &c);
-        assert_eq!((o.port, o.connect.as_deref()), (None, Some("a:1")));
     }
 }
