@@ -3,9 +3,9 @@
 //!
 //! The lowest floor: it uses no other module of the crate (config builds on it).
 //!
-//! - [`os`]: the one place that chooses. `macos.rs` on macOS, `linux.rs` on Linux and the other
+//! - `os`: the one place that chooses. `macos.rs` on macOS, `linux.rs` on Linux and the other
 //!   unixes with an XDG desktop. Both define the same items; a new platform is one more file with
-//!   them, and one more line in the `cfg_attr` below.
+//!   them, and its condition in the `cfg_attr`s below.
 //! - `unix`: what macOS and Linux share because both are unixes (file modes, the uid, process
 //!   groups, signals). A platform that is not a unix would choose its own version here too.
 //! - [`login_item`]: launch at login, with the file formats of every platform compiled and tested
