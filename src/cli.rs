@@ -1,42 +1,18 @@
 //! Headless subcommands on top of the library: `diagnose` now, `fix …` later.
 //!
-//! Flags win over the config file for the run; the config file is only read, never written, here.
+//! Flags win over the config file for the run ([`settings::resolve`]); the config file is only
+//! read, never written, here.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use serve_doctor::config;
-use serve_doctor::engine::{Engine, Options};
+use serve_doctor::engine::Engine;
+use serve_doctor::exit::Exit;
 use serve_doctor::report;
-
-/// Overrides shared by the app and every subcommand.
-#[derive(Debug, Clone, Args, Default)]
-pub struct Common {
-    /// Backend port serve should proxy to [default: config file, else the serve config's `/`
-    /// target, else 18080]
-    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub port: Option<u16>,
-    /// The tailscale CLI to use (skips the search)
-    #[arg(long, global = true, value_name = "PATH")]
-    pub tailscale: Option<PathBuf>,
-    /// tailscaled's LocalAPI socket: talk to the daemon directly over it (forces that route)
-    #[arg(long, global = true, value_name = "PATH", conflicts_with = "tailscale")]
-    pub socket: Option<PathBuf>,
-    /// Dial this address for the node's HTTPS port instead of its first Tailscale IP (the TLS
-    /// server name stays the node's DNS name)
-    #[arg(long, global = true, value_name = "HOST:PORT", value_parser = parse_host_port)]
-    pub connect: Option<String>,
-    /// Extra trust anchors (PEM) on top of the system store
-    #[arg(long = "ca-file", global = true, value_name = "PEM")]
-    pub ca_file: Option<PathBuf>,
-    /// Bound for each network step and each CLI call, in seconds [default: 5]
-    #[arg(long, global = true, value_name = "SECS", value_parser = parse_secs)]
-    pub timeout: Option<Duration>,
-}
+use serve_doctor::settings::{self, Overrides, Settings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Format {
@@ -62,68 +38,24 @@ pub struct DiagnoseArgs {
     pub deep: bool,
 }
 
-pub fn parse_host_port(s: &str) -> Result<String, String> {
-    let (host, port) = s
-        .rsplit_once(':')
-        .ok_or("expected HOST:PORT, e.g. 127.0.0.1:8443")?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("{s:?} has no usable host"));
-    }
-    match port.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(s.to_string()),
-        _ => Err(format!("{port:?} is not a port (1-65535)")),
-    }
-}
-
-pub fn parse_secs(s: &str) -> Result<Duration, String> {
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    if !(v > 0.0 && v <= 3600.0) {
-        return Err(format!("{s} is out of range (0 < SECS ≤ 3600)"));
-    }
-    Ok(Duration::from_secs_f64(v))
-}
-
-/// Exit status for input we could not use (sysexits' EX_USAGE); 0–3 are the health.
-pub const EXIT_USAGE: u8 = 64;
-
-/// Config file + flags → engine options.
-pub fn options(common: &Common) -> (Options, Option<String>) {
+/// The config file read once, its problem (if any) warned about, the flags resolved over it.
+pub fn settings(overrides: &Overrides) -> Settings {
     let loaded = config::load();
-    let mut o = Options::from_config(&loaded.config);
-    if common.tailscale.is_some() {
-        o.tailscale = common.tailscale.clone();
-    }
-    if common.socket.is_some() {
-        o.socket = common.socket.clone();
-    }
-    if common.connect.is_some() {
-        o.connect = common.connect.clone();
-    }
-    if common.ca_file.is_some() {
-        o.ca_file = common.ca_file.clone();
-    }
-    o.port = common.port;
-    if let Some(t) = common.timeout {
-        o.timeout = t;
-    }
-    (o, loaded.problem)
-}
-
-pub fn diagnose(common: &Common, args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
-    let (mut opts, problem) = options(common);
-    if let Some(p) = problem {
+    if let Some(p) = &loaded.problem {
         eprintln!("serve-doctor: warning: {p}");
     }
+    settings::resolve(overrides, &loaded.config)
+}
+
+pub fn diagnose(overrides: &Overrides, args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
+    let mut opts = settings(overrides).engine;
     opts.full = args.full;
     opts.deep = args.deep;
     let engine = match Engine::new(opts) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("serve-doctor: {e}");
-            return Ok(ExitCode::from(EXIT_USAGE));
+            return Ok(Exit::Usage.into());
         }
     };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -142,5 +74,5 @@ pub fn diagnose(common: &Common, args: &DiagnoseArgs) -> anyhow::Result<ExitCode
         report::text(&d)
     };
     print!("{out}");
-    Ok(ExitCode::from(d.health.exit_code()))
+    Ok(Exit::health(d.health).into())
 }

@@ -1,4 +1,5 @@
-//! The user's settings: one JSON file in the platform config dir, and where our other files live.
+//! The user's settings: one JSON file in the platform config dir ([`Dirs`], the platform's
+//! places for our files, is re-exported here for the callers that load the config).
 //!
 //! macOS: `~/Library/Application Support/Serve Doctor/config.json`; Linux:
 //! `$XDG_CONFIG_HOME/serve-doctor/config.json` (default `~/.config`). Unknown keys are kept on
@@ -10,6 +11,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::platform::Dirs;
 
 /// Fallback backend port when neither a flag, the config, nor the serve config names one.
 pub const DEFAULT_BACKEND_PORT: u16 = 18080;
@@ -100,52 +103,6 @@ impl Loaded {
     /// Whether saving is safe: never overwrite a file we could not parse.
     pub fn writable(&self) -> bool {
         self.problem.is_none()
-    }
-}
-
-/// Where Serve Doctor keeps things. Every path can be redirected for tests through the usual
-/// `HOME` / `XDG_*` variables, which `directories` honours.
-#[derive(Debug, Clone)]
-pub struct Dirs {
-    pub config: PathBuf,
-    pub data: PathBuf,
-    pub logs: PathBuf,
-    /// For the single-instance lock and other per-session files.
-    pub runtime: PathBuf,
-}
-
-impl Dirs {
-    pub fn discover() -> Option<Dirs> {
-        let base = directories::BaseDirs::new()?;
-        #[cfg(target_os = "macos")]
-        {
-            let app = "Serve Doctor";
-            let home = base.home_dir();
-            Some(Dirs {
-                config: base.config_dir().join(app),
-                data: base.data_dir().join(app),
-                logs: home.join("Library/Logs").join(app),
-                runtime: base.cache_dir().join(app),
-            })
-        }
-        #[cfg(not(target_os = "macos"))]
-        {
-            let app = "serve-doctor";
-            let state = base.state_dir().unwrap_or_else(|| base.data_local_dir());
-            Some(Dirs {
-                config: base.config_dir().join(app),
-                data: base.data_dir().join(app),
-                logs: state.join(app),
-                runtime: base
-                    .runtime_dir()
-                    .unwrap_or_else(|| base.cache_dir())
-                    .join(app),
-            })
-        }
-    }
-
-    pub fn config_file(&self) -> PathBuf {
-        self.config.join("config.json")
     }
 }
 

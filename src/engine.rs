@@ -18,14 +18,14 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use crate::config::Config;
 use crate::diagnosis::{self, Diagnosis, Evidence, Inputs, Platform, Step, rules};
 use crate::probe::{self, HttpOutcome, TlsOutcome, Trust};
 use crate::tailscale::localapi::{self, Discovery, LocalApi, Roots};
 use crate::tailscale::route::{AnyRoute, ApiRoute, CliRoute, Route, api_failure};
 use crate::tailscale::{self, CertCommand, CliFailure, ServeConfig, Status};
 
-/// Everything a run can be told, after flags have been merged over the config file.
+/// Everything a run can be told, after flags have been merged over the config file
+/// ([`crate::settings::resolve`]).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// `--tailscale PATH`: forces this CLI (and the CLI route).
@@ -51,27 +51,6 @@ pub struct Options {
     pub ssh_user: Option<String>,
     pub ssh_host: Option<String>,
     pub tunnel_local_port: Option<u16>,
-}
-
-impl Options {
-    /// Options from the config file alone; callers then apply their flags on top.
-    pub fn from_config(c: &Config) -> Options {
-        Options {
-            tailscale: None,
-            socket: c.socket_path.clone(),
-            config_tailscale: c.tailscale_path.clone(),
-            connect: c.connect.clone(),
-            ca_file: c.ca_file.clone(),
-            port: None,
-            config_port: c.backend_port,
-            timeout: Duration::from_secs(c.timeout_secs.max(1)),
-            full: false,
-            deep: false,
-            ssh_user: c.ssh_user.clone(),
-            ssh_host: c.ssh_host.clone(),
-            tunnel_local_port: c.tunnel_local_port,
-        }
-    }
 }
 
 /// Why a run could not even start (bad input, not a diagnosis).

@@ -1,9 +1,7 @@
 //! `serve-doctor fix <action>`: flags, the confirmation rule, and the text/JSON rendering of a
 //! [`FixReport`]. The work is in the library (`serve_doctor::fix`), shared with the menu-bar app.
 //!
-//! Exit codes: 0 done and verified, 1 failed (the change is not in place; the backup was put
-//! back where needed), 2 refused before changing anything, 3 not confirmed (plan printed;
-//! pass --yes), 4 busy (another fix is running), 64 usage, 70 internal error.
+//! Exit codes: [`Exit::fix`] (0 done, 1 failed, 2 refused, 3 not confirmed, 4 busy).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,14 +10,12 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use serve_doctor::config::Dirs;
+use serve_doctor::exit::Exit;
 use serve_doctor::fix::{self, Action, FixOptions, FixReport, Outcome};
 
-use crate::cli::{self, Common};
+use serve_doctor::settings::Overrides;
 
-pub const EXIT_FAILED: u8 = 1;
-pub const EXIT_REFUSED: u8 = 2;
-pub const EXIT_NOT_CONFIRMED: u8 = 3;
-pub const EXIT_BUSY: u8 = 4;
+use crate::cli;
 
 #[derive(Debug, Clone, Args)]
 pub struct FixArgs {
@@ -115,16 +111,6 @@ fn action(a: &FixAction) -> Action {
     }
 }
 
-pub fn exit_code(r: &FixReport) -> u8 {
-    match r.outcome {
-        Outcome::Done => 0,
-        Outcome::Failed => EXIT_FAILED,
-        Outcome::Refused => EXIT_REFUSED,
-        Outcome::Planned => EXIT_NOT_CONFIRMED,
-        Outcome::Busy => EXIT_BUSY,
-    }
-}
-
 fn indent(text: &str, by: &str) -> String {
     text.lines().map(|l| format!("{by}{l}\n")).collect()
 }
@@ -214,11 +200,8 @@ pub fn render(r: &FixReport) -> String {
     s
 }
 
-pub fn run(common: &Common, args: &FixArgs) -> anyhow::Result<ExitCode> {
-    let (engine, problem) = cli::options(common);
-    if let Some(p) = problem {
-        eprintln!("serve-doctor: warning: {p}");
-    }
+pub fn run(overrides: &Overrides, args: &FixArgs) -> anyhow::Result<ExitCode> {
+    let engine = cli::settings(overrides).engine;
     let dirs = Dirs::discover().context("no home directory: cannot find the data directory")?;
     let action = action(&args.action);
     let opts = FixOptions {
@@ -237,7 +220,7 @@ pub fn run(common: &Common, args: &FixArgs) -> anyhow::Result<ExitCode> {
         Ok(r) => r,
         Err(e) => {
             eprintln!("serve-doctor: fix {}: {e}", action.name());
-            return Ok(ExitCode::from(EXIT_FAILED));
+            return Ok(Exit::FixFailed.into());
         }
     };
     if args.json {
@@ -253,5 +236,5 @@ pub fn run(common: &Common, args: &FixArgs) -> anyhow::Result<ExitCode> {
             "serve-doctor: nothing changed: re-run with --yes to back up and apply this plan"
         );
     }
-    Ok(ExitCode::from(exit_code(&report)))
+    Ok(Exit::fix(report.outcome).into())
 }

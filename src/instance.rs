@@ -65,7 +65,7 @@ impl InstanceLock {
             path: path.clone(),
             source,
         };
-        create_private_dir(dir).map_err(io)?;
+        crate::platform::create_private_dir(dir).map_err(io)?;
         // No truncation on open: the file may be the running instance's, whose pid we want to read.
         let mut file = OpenOptions::new()
             .read(true)
@@ -122,14 +122,6 @@ fn read_pid(file: &mut File) -> Option<u32> {
     // A few bytes are enough for a pid; never read a huge file someone put there.
     file.take(32).read_to_string(&mut text).ok()?;
     text.trim().parse().ok()
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
 
 #[cfg(test)]

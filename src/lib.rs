@@ -6,17 +6,18 @@
 //! concurrently and stops as soon as the verdict is certain.
 #![forbid(unsafe_code)]
 
-pub mod autostart;
 pub mod config;
 pub mod diagnosis;
 pub mod engine;
 pub mod errors;
+pub mod exit;
 pub mod fix;
 pub mod instance;
 pub mod logging;
-pub mod notify;
+pub mod platform;
 pub mod probe;
 pub mod report;
+pub mod settings;
 pub mod shell;
 pub mod tailscale;
 pub mod tray;

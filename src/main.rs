@@ -7,6 +7,8 @@ mod fix_cli;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use serve_doctor::exit::Exit;
+use serve_doctor::settings::Overrides;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,13 +20,7 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
-    common: cli::Common,
-    /// Menu-bar app: seconds between background checks [default: config file, else 30]
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
-    interval: Option<u64>,
-    /// Menu-bar app: also log to stderr
-    #[arg(long, short)]
-    verbose: bool,
+    overrides: Overrides,
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,30 +35,25 @@ fn main() -> ExitCode {
     let args = match Cli::try_parse() {
         Ok(a) => a,
         Err(e) => {
-            let code = if e.use_stderr() { cli::EXIT_USAGE } else { 0 };
+            let code = if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Success
+            };
             let _ = e.print();
-            return ExitCode::from(code);
+            return code.into();
         }
     };
     let result = match &args.command {
-        Some(Command::Diagnose(d)) => cli::diagnose(&args.common, d),
-        Some(Command::Fix(f)) => fix_cli::run(&args.common, f),
-        None => serve_doctor::tray::run(serve_doctor::tray::TrayArgs {
-            tailscale: args.common.tailscale.clone(),
-            socket: args.common.socket.clone(),
-            connect: args.common.connect.clone(),
-            ca_file: args.common.ca_file.clone(),
-            port: args.common.port,
-            timeout: args.common.timeout,
-            interval: args.interval,
-            verbose: args.verbose,
-        }),
+        Some(Command::Diagnose(d)) => cli::diagnose(&args.overrides, d),
+        Some(Command::Fix(f)) => fix_cli::run(&args.overrides, f),
+        None => serve_doctor::tray::run(args.overrides),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("serve-doctor: error: {e:#}");
-            ExitCode::from(70)
+            Exit::Internal.into()
         }
     }
 }

@@ -45,24 +45,8 @@ impl<T> Step<T> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Platform {
-    MacOs,
-    Linux,
-    Other,
-}
-
-impl Platform {
-    pub fn current() -> Platform {
-        if cfg!(target_os = "macos") {
-            Platform::MacOs
-        } else if cfg!(target_os = "linux") {
-            Platform::Linux
-        } else {
-            Platform::Other
-        }
-    }
-}
+/// The system the fixes are written for (their commands name its tools).
+pub use crate::platform::Os as Platform;
 
 /// What the user told us (flags merged over the config file).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -45,18 +45,6 @@ stable_ids! {
     }
 }
 
-impl Health {
-    /// Nagios plugin convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Health::Green => 0,
-            Health::Yellow => 1,
-            Health::Red => 2,
-            Health::Gray => 3,
-        }
-    }
-}
-
 stable_ids! {
     /// The root cause. Declaration order is precedence order: the first that applies wins.
     Cause {

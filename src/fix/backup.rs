@@ -5,9 +5,8 @@
 //! newest backup is the last name; the file and its directory are fsync'd before any write
 //! command runs, so a crash right after cannot lose the only copy.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
@@ -58,12 +57,7 @@ pub fn write(data_dir: &Path, node: &str, raw: &str, now: DateTime<Utc>) -> io::
     let (path, mut file) = loop {
         let name = format!("{PREFIX}{}-{node}{SUFFIX}", ts.format(TS_FORMAT));
         let path = dir.join(name);
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
+        match crate::platform::create_new_private_file(&path) {
             Ok(f) => break (path, f),
             // Same millisecond as an earlier backup: the next millisecond keeps the order.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {

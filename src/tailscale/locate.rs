@@ -49,12 +49,6 @@ pub struct NotFound {
     pub forced: Option<PathBuf>,
 }
 
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    p.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
 /// Finds the CLI. `flag` and `config` are explicit choices: when one is given and unusable the
 /// search stops there, because silently using another binary would diagnose the wrong thing.
 pub fn locate(
@@ -67,7 +61,7 @@ pub fn locate(
         config,
         path_env,
         &[MAC_GUI, HOMEBREW_ARM, USR_LOCAL],
-        is_executable,
+        crate::platform::is_executable,
     )
 }
 
@@ -124,6 +118,7 @@ fn locate_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::is_executable;
     use std::os::unix::fs::PermissionsExt;
 
     fn exe(dir: &Path, name: &str) -> PathBuf {

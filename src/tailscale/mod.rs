@@ -150,9 +150,9 @@ fn classify<T>(
     })
 }
 
-/// Runs a read command; on macOS, when the GUI binary says it cannot reach its GUI (a bare
-/// launchd environment: login item, Finder), retries once inside the user's login session with
-/// `/bin/launchctl asuser <uid>`, the workaround other apps use for tailscale/tailscale#16063.
+/// Runs a read command; when the GUI binary says it cannot reach its GUI (macOS, a bare launchd
+/// environment: login item, Finder), retries once inside the user's login session, where the
+/// platform has a way in ([`crate::platform::in_login_session`]).
 async fn read<T>(
     cli: &Path,
     args: &[&str],
@@ -160,17 +160,14 @@ async fn read<T>(
     parse: impl Fn(&[u8]) -> Result<T, serde_json::Error>,
 ) -> Result<T, CliFailure> {
     let first = classify(run(cli, args, None, timeout).await, &parse);
-    if !matches!(first, Err(CliFailure::GuiUnavailable { .. })) || !cfg!(target_os = "macos") {
+    if !matches!(first, Err(CliFailure::GuiUnavailable { .. })) {
         return first;
     }
-    let uid = nix::unistd::getuid().as_raw().to_string();
-    let cli_s = cli.to_string_lossy();
-    let mut again = vec!["asuser", uid.as_str(), cli_s.as_ref()];
-    again.extend_from_slice(args);
-    match classify(
-        run(Path::new("/bin/launchctl"), &again, None, timeout).await,
-        &parse,
-    ) {
+    let Some((program, again)) = crate::platform::in_login_session(cli, args) else {
+        return first;
+    };
+    let again: Vec<&str> = again.iter().map(String::as_str).collect();
+    match classify(run(&program, &again, None, timeout).await, &parse) {
         Ok(v) => Ok(v),
         // Report the original message: it names the real problem, not launchctl's.
         Err(_) => first,

@@ -10,8 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
@@ -54,14 +52,13 @@ pub enum RunError {
 
 /// Kills the process group unless disarmed: on timeout and when the future is dropped.
 struct GroupGuard {
-    pgid: Option<Pid>,
+    pgid: Option<u32>,
 }
 
 impl GroupGuard {
     fn kill(&mut self) {
         if let Some(pgid) = self.pgid.take() {
-            // ESRCH (already gone) is fine: there is nothing left to stop.
-            let _ = killpg(pgid, Signal::SIGKILL);
+            crate::platform::kill_process_group(pgid);
         }
     }
 }
@@ -109,8 +106,8 @@ pub async fn run_in(
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .kill_on_drop(true);
+    crate::platform::lead_new_process_group(&mut cmd);
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
@@ -118,12 +115,7 @@ pub async fn run_in(
         path: program.to_path_buf(),
         source,
     })?;
-    let mut guard = GroupGuard {
-        pgid: child
-            .id()
-            .and_then(|id| i32::try_from(id).ok())
-            .map(Pid::from_raw),
-    };
+    let mut guard = GroupGuard { pgid: child.id() };
 
     let out = tokio::spawn(read_all(child.stdout.take()));
     let err = tokio::spawn(read_all(child.stderr.take()));
@@ -242,7 +234,7 @@ mod tests {
         // poll briefly for it to disappear rather than assume instant reaping.
         let gone = (0..100).any(|_| {
             std::thread::sleep(Duration::from_millis(20));
-            nix::sys::signal::kill(Pid::from_raw(pid), None).is_err()
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
                 || std::fs::read_to_string(format!("/proc/{pid}/stat"))
                     .is_ok_and(|s| s.split_whitespace().nth(2) == Some("Z"))
         });

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::config;
 use crate::fix::{self, FixOptions, FixReport, Outcome, Plan};
-use crate::tray::TrayArgs;
+use crate::settings::{self, Overrides};
 
 /// A write action the menu offers. Plain data; [`WriteKind::fix_action`] is what it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,7 +291,7 @@ fn shown(kind: WriteKind, result: Result<Box<FixReport>, String>) -> Shown {
 #[derive(Debug, Clone)]
 pub struct Context {
     /// The app's flags, applied over the config file for every run.
-    pub args: TrayArgs,
+    pub overrides: Overrides,
     /// The config file, read again before each plan (the Settings menu may have changed it).
     pub config_path: PathBuf,
     pub data_dir: Option<PathBuf>,
@@ -305,7 +305,7 @@ impl Context {
             .ok_or("no data directory (no home?): there is nowhere to keep the backup")?;
         let loaded = config::load_from(&self.config_path);
         Ok(FixOptions {
-            engine: crate::tray::monitor::options(&self.args, &loaded.config),
+            engine: settings::resolve(&self.overrides, &loaded.config).engine,
             data_dir,
             confirmed,
         })
@@ -355,7 +355,7 @@ pub fn same_plan(a: &Plan, b: &Plan) -> bool {
 
 /// Reads the login item back; never fatal, the error becomes a menu line.
 fn read_login() -> Result<bool, String> {
-    crate::autostart::is_enabled().map_err(|e| format!("{e:#}"))
+    crate::platform::login_item::is_enabled().map_err(|e| format!("{e:#}"))
 }
 
 /// Starts the worker thread. `send` delivers its answers to the UI (the event-loop proxy).
@@ -408,7 +408,7 @@ pub fn spawn(
                         ActCmd::SetLogin(on) => spawn_login(send, Some(on)),
                         ActCmd::Reveal(path) => {
                             tokio::task::spawn_blocking(move || {
-                                if let Err(e) = crate::autostart::reveal(&path) {
+                                if let Err(e) = crate::platform::reveal(&path) {
                                     log::warn!("cannot reveal {}: {e:#}", path.display());
                                     send(ActMsg::RevealFailed {
                                         path,
@@ -432,7 +432,7 @@ pub fn spawn(
 fn spawn_login(send: impl Fn(ActMsg) + Send + 'static, set: Option<bool>) {
     tokio::task::spawn_blocking(move || {
         if let Some(on) = set
-            && let Err(e) = crate::autostart::set_enabled(on)
+            && let Err(e) = crate::platform::login_item::set_enabled(on)
         {
             log::warn!("launch at login: cannot turn it {}: {e:#}", onoff(on));
             // Read back anyway: the check mark shows what is true, the error says why.

@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use tray_icon::menu::MenuEvent;
 use tray_icon::{TrayIcon, TrayIconBuilder, TrayIconEvent};
 
+use crate::platform::{quit_signal, set_icon, with_icon};
 use crate::tray::actions::{self, ActCmd, ActMsg, ActionsView};
 use crate::tray::history::Entry;
 use crate::tray::icons::{self, Look, Scale, Style};
@@ -76,15 +77,8 @@ pub struct Setup<D> {
 
 /// Runs the app until "Quit" (or SIGTERM/SIGINT). Does not return.
 pub fn run<D: Diagnoser + 'static>(setup: Setup<D>) -> ! {
-    #[allow(unused_mut)] // set_activation_policy needs `mut` on macOS only
     let mut event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
-    #[cfg(target_os = "macos")]
-    {
-        use tao::platform::macos::{ActivationPolicy, EventLoopExtMacOS};
-        // A menu-bar app: no Dock icon, no app menu, and do not steal focus at launch.
-        event_loop.set_activation_policy(ActivationPolicy::Accessory);
-        event_loop.set_activate_ignoring_other_apps(false);
-    }
+    crate::platform::menu_bar_only(&mut event_loop);
     let proxy = event_loop.create_proxy();
     let menu_proxy = proxy.clone();
     MenuEvent::set_event_handler(Some(move |e| {
@@ -220,28 +214,6 @@ fn spawn_worker<D: Diagnoser + 'static>(
     if let Err(e) = spawned {
         log::error!("cannot start the monitor thread: {e}");
     }
-}
-
-#[cfg(unix)]
-async fn quit_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => log::info!("SIGTERM: quitting"),
-                _ = int.recv() => log::info!("SIGINT: quitting"),
-            }
-        }
-        _ => std::future::pending().await,
-    }
-}
-
-#[cfg(not(unix))]
-async fn quit_signal() {
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 struct App {
@@ -557,23 +529,4 @@ impl App {
 
 fn onoff(on: bool) -> &'static str {
     if on { "on" } else { "off" }
-}
-
-/// The builder with the icon, as a template image where that exists (macOS).
-fn with_icon(b: TrayIconBuilder, icon: tray_icon::Icon, template: bool) -> TrayIconBuilder {
-    #[cfg(target_os = "macos")]
-    if template {
-        return b.with_icon_templated(icon);
-    }
-    let _ = template;
-    b.with_icon(icon)
-}
-
-fn set_icon(tray: &TrayIcon, icon: tray_icon::Icon, template: bool) -> tray_icon::Result<()> {
-    #[cfg(target_os = "macos")]
-    if template {
-        return tray.set_icon_templated(Some(icon));
-    }
-    let _ = template;
-    tray.set_icon(Some(icon))
 }

@@ -18,8 +18,8 @@ use tokio::time::Instant;
 
 use crate::config::{self, Config, IconStyle, Loaded};
 use crate::diagnosis::Diagnosis;
-use crate::engine::{Engine, Options};
-use crate::tray::TrayArgs;
+use crate::engine::Engine;
+use crate::settings::{self, Overrides, Settings};
 use crate::tray::bus;
 use crate::tray::history::{Entry, History};
 use crate::tray::menu::SettingsView;
@@ -79,37 +79,15 @@ pub trait Diagnoser {
 
 /// The engine, with the command-line overrides re-applied over every config.
 pub struct EngineDiagnoser {
-    args: TrayArgs,
+    overrides: Overrides,
     engine: Engine,
 }
 
 impl EngineDiagnoser {
-    pub fn new(args: TrayArgs, config: &Config) -> anyhow::Result<EngineDiagnoser> {
-        let engine = Engine::new(options(&args, config))?;
-        Ok(EngineDiagnoser { args, engine })
+    pub fn new(overrides: Overrides, config: &Config) -> anyhow::Result<EngineDiagnoser> {
+        let engine = Engine::new(settings::resolve(&overrides, config).engine)?;
+        Ok(EngineDiagnoser { overrides, engine })
     }
-}
-
-/// Config file, then flags: each flag wins for this run.
-pub fn options(args: &TrayArgs, config: &Config) -> Options {
-    let mut o = Options::from_config(config);
-    if args.tailscale.is_some() {
-        o.tailscale = args.tailscale.clone();
-    }
-    if args.connect.is_some() {
-        o.connect = args.connect.clone();
-    }
-    if args.ca_file.is_some() {
-        o.ca_file = args.ca_file.clone();
-    }
-    if args.socket.is_some() {
-        o.socket = args.socket.clone();
-    }
-    o.port = args.port;
-    if let Some(t) = args.timeout {
-        o.timeout = t;
-    }
-    o
 }
 
 impl Diagnoser for EngineDiagnoser {
@@ -118,19 +96,13 @@ impl Diagnoser for EngineDiagnoser {
     }
 
     fn reconfigure(&mut self, config: &Config) -> anyhow::Result<()> {
-        self.engine = Engine::new(options(&self.args, config))?;
+        self.engine = Engine::new(settings::resolve(&self.overrides, config).engine)?;
         Ok(())
     }
 
     fn bus_target(&self) -> Option<bus::Target> {
         bus::target(self.engine.options())
     }
-}
-
-/// The poll while the bus is connected: the config file's `safety_poll_secs` (an optional key,
-/// kept among the unknown ones until `Config` names it), default 5 minutes.
-pub fn safety_poll(config: &Config) -> Duration {
-    Duration::from_secs(config.safety_poll_secs.max(1))
 }
 
 /// The monitor's state outside the pure machine.
@@ -142,9 +114,8 @@ pub struct Monitor<D, U> {
     loaded: Loaded,
     /// The file's modification time when we last read or wrote it, to notice edits.
     mtime: Option<SystemTime>,
-    /// `--interval`, which wins over the config file.
-    interval_flag: Option<u64>,
-    port_flag: Option<u16>,
+    /// The app's flags, which win over every config read.
+    overrides: Overrides,
     /// The IPN bus watcher while one runs, where it watches, and the channel its events come
     /// back on (the sender is cloned into each new watcher; the generation tells them apart).
     bus: Option<bus::Watcher>,
@@ -162,11 +133,18 @@ fn wall_now() -> Wall {
 }
 
 impl<D: Diagnoser, U: Ui> Monitor<D, U> {
-    pub fn new(diag: D, ui: U, loaded: Loaded, history: History, args: &TrayArgs) -> Monitor<D, U> {
-        let interval = args.interval.unwrap_or(loaded.config.poll_interval_secs);
+    pub fn new(
+        diag: D,
+        ui: U,
+        loaded: Loaded,
+        history: History,
+        overrides: Overrides,
+    ) -> Monitor<D, U> {
+        let s = settings::resolve(&overrides, &loaded.config);
         let now = Instant::now();
-        let mut machine = Machine::new(Duration::from_secs(interval), now, history.last_cause());
-        machine.set_safety_poll(safety_poll(&loaded.config), args.interval.is_some(), now);
+        let interval = Duration::from_secs(s.interval_secs);
+        let mut machine = Machine::new(interval, now, history.last_cause());
+        machine.set_safety_poll(s.safety_poll, s.interval_pinned, now);
         let (bus_tx, bus_rx) = mpsc::unbounded_channel();
         Monitor {
             bus: None,
@@ -179,19 +157,16 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
             history,
             mtime: mtime(&loaded.path),
             loaded,
-            interval_flag: args.interval,
-            port_flag: args.port,
+            overrides,
         }
     }
 
-    fn interval_secs(&self) -> u64 {
-        self.interval_flag
-            .unwrap_or(self.loaded.config.poll_interval_secs)
-            .max(1)
+    fn resolved(&self) -> Settings {
+        settings::resolve(&self.overrides, &self.loaded.config)
     }
 
     pub fn settings(&self) -> SettingsView {
-        settings_view(&self.loaded, self.interval_flag, self.port_flag)
+        settings_view(&self.loaded, &self.overrides)
     }
 
     /// Runs until the command channel closes (the UI is gone).
@@ -280,7 +255,7 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
             && self.loaded.config.notifications
         {
             tokio::task::spawn_blocking(move || {
-                if let Err(e) = crate::notify::send(&n.title, &n.body) {
+                if let Err(e) = crate::platform::notify(&n.title, &n.body) {
                     log::warn!("notification not shown: {e:#}");
                 }
             });
@@ -311,7 +286,8 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
                 self.open(path, "config file path");
             }
             Cmd::SetInterval(secs) => {
-                if self.update(|c| c.poll_interval_secs = secs) && self.interval_flag.is_none() {
+                if self.update(|c| c.poll_interval_secs = secs) && self.overrides.interval.is_none()
+                {
                     self.machine.set_interval(Duration::from_secs(secs), now);
                 }
             }
@@ -363,11 +339,12 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
                 .send(UiMsg::Message(format!("Setting not applied: {e:#}")));
         }
         let now = Instant::now();
-        self.machine
-            .set_safety_poll(safety_poll(&c), self.interval_flag.is_some(), now);
         self.loaded.config = c;
+        let s = self.resolved();
         self.machine
-            .set_interval(Duration::from_secs(self.interval_secs()), now);
+            .set_safety_poll(s.safety_poll, s.interval_pinned, now);
+        self.machine
+            .set_interval(Duration::from_secs(s.interval_secs), now);
         // The config's socket may have changed: watch where the engine now looks.
         self.follow_bus();
         self.ui.send(UiMsg::Settings(self.settings()));
@@ -417,20 +394,17 @@ async fn recv_bus(rx: &mut Option<mpsc::UnboundedReceiver<bus::Event>>) -> Optio
 }
 
 /// The settings as the menu shows them: the config file, with the flags that override it.
-pub fn settings_view(
-    loaded: &Loaded,
-    interval_flag: Option<u64>,
-    port_flag: Option<u16>,
-) -> SettingsView {
+pub fn settings_view(loaded: &Loaded, overrides: &Overrides) -> SettingsView {
     let c = &loaded.config;
+    let s = settings::resolve(overrides, c);
     SettingsView {
-        interval_secs: interval_flag.unwrap_or(c.poll_interval_secs).max(1),
-        interval_flag: interval_flag.is_some(),
-        config_port: c.backend_port,
-        port_flag,
+        interval_secs: s.interval_secs,
+        interval_flag: s.interval_pinned,
+        config_port: s.engine.config_port,
+        port_flag: s.engine.port,
         notifications: c.notifications,
         icon_style: c.icon_style,
-        template_supported: cfg!(target_os = "macos"),
+        template_supported: crate::platform::TEMPLATE_ICONS,
         config_path: loaded.path.clone(),
         problem: loaded.problem.clone(),
     }
@@ -507,12 +481,12 @@ mod tests {
         };
         let loaded = config::load_from(&dir.join("config.json"));
         let history = History::load(Some(dir.join("history.json")));
-        let args = TrayArgs {
+        let overrides = Overrides {
             interval: Some(30),
-            ..TrayArgs::default()
+            ..Overrides::default()
         };
         (
-            Monitor::new(script, sink.clone(), loaded, history, &args),
+            Monitor::new(script, sink.clone(), loaded, history, overrides),
             sink,
             runs,
         )

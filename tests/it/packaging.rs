@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serve_doctor::autostart::{self, LoginItem};
 use serve_doctor::instance::{InstanceError, InstanceLock};
+use serve_doctor::platform::login_item::{self as autostart, LoginItem};
 use serve_doctor::tray::icons::{self, Look};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");

@@ -44,3 +44,43 @@ fn check_table_matches_the_code() {
     let want: Vec<&str> = CheckId::ALL.iter().map(|c| c.as_str()).collect();
     assert_eq!(ids, want);
 }
+
+/// The paragraph of the README that starts with `marker`, joined into one line.
+fn paragraph(text: &str, marker: &str) -> String {
+    let start = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("README lacks {marker}"));
+    let para = text[start..].split("\n\n").next().unwrap_or_default();
+    para.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn exit_codes_are_documented_with_their_numbers() {
+    use serve_doctor::diagnosis::Health;
+    use serve_doctor::exit::Exit;
+    let text = readme();
+    let diagnose = paragraph(&text, "Exit status (Nagios plugin convention)");
+    let fix = paragraph(&text, "Exit codes of `fix`");
+    for exit in Exit::ALL {
+        let n = exit.code();
+        let (place, want) = match exit {
+            Exit::Success | Exit::Yellow | Exit::Red | Exit::Gray => {
+                let health = [Health::Green, Health::Yellow, Health::Red, Health::Gray]
+                    .into_iter()
+                    .find(|h| Exit::health(*h) == exit)
+                    .map(|h| h.as_str())
+                    .unwrap_or_default();
+                (&diagnose, format!("**{n}** {health}"))
+            }
+            Exit::FixFailed | Exit::FixRefused | Exit::FixNotConfirmed | Exit::FixBusy => {
+                (&fix, format!("**{n}**"))
+            }
+            Exit::Usage | Exit::Internal => {
+                assert!(fix.contains(&format!("**{n}**")), "fix lacks {n}: {fix}");
+                (&diagnose, format!("**{n}**"))
+            }
+            Exit::Unavailable | Exit::AlreadyRunning => (&text, format!("exits with status {n}")),
+        };
+        assert!(place.contains(&want), "README lacks {want:?} for {exit:?}");
+    }
+}

@@ -17,7 +17,6 @@
 //! "daemon unreachable". Notes say why earlier routes were passed over, never the token.
 
 use std::net::Ipv4Addr;
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -25,6 +24,7 @@ use serde::Serialize;
 use tokio::net::TcpStream;
 
 use super::{Endpoint, Secret};
+use crate::platform::Os;
 use crate::tailscale::run::{RunError, run};
 
 /// The text `lsof` output is searched for (`readMacosSameUserProof`).
@@ -52,10 +52,9 @@ pub struct Roots {
 impl Roots {
     /// The real locations of this platform.
     pub fn system() -> Roots {
-        if cfg!(target_os = "macos") {
-            Roots::macos(Path::new("/"))
-        } else {
-            Roots::linux(Path::new("/"))
+        match Os::current() {
+            Os::MacOs => Roots::macos(Path::new("/")),
+            Os::Linux | Os::Other => Roots::linux(Path::new("/")),
         }
     }
 
@@ -89,7 +88,7 @@ impl Roots {
 }
 
 fn current_uid() -> u32 {
-    nix::unistd::getuid().as_raw()
+    crate::platform::uid()
 }
 
 /// Which step found the endpoint: reports say which route they used.
@@ -194,7 +193,7 @@ pub async fn discover(socket: Option<&Path>, roots: &Roots) -> Discovery {
 }
 
 fn is_socket(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
+    crate::platform::is_socket(path)
 }
 
 /// Why `lsof` output did not give a port and token.

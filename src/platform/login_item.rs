@@ -1,4 +1,4 @@
-//! Launch at login, and "Reveal logs": the two Settings items that talk to the desktop.
+//! Launch at login: the Settings item that asks the desktop to start the app with the session.
 //!
 //! The state is always read back from the system, never remembered, so the menu's check mark shows
 //! what will really happen at the next login (the user may have removed the item in System
@@ -19,12 +19,15 @@
 //!   `RunAtLoad`. It is on when the file exists and does not say `Disabled`.
 //!
 //! Both file formats are written by plain functions compiled on every platform, so they are
-//! tested on Linux too; only the SMAppService calls are macOS-only.
+//! tested on Linux too; which item this system uses, and the SMAppService calls, are the
+//! platform's (`os::login_item`, `os::main_app`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
+
+use super::os;
 
 /// The app's bundle identifier, also in `bundle/Info.plist.in` (a test keeps them equal).
 pub const BUNDLE_ID: &str = "io.github.serve-doctor";
@@ -37,7 +40,7 @@ pub const XDG_FILE: &str = "serve-doctor.desktop";
 
 /// What the next login will do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+pub enum LoginItemState {
     Enabled,
     Disabled,
     /// macOS: registered, but the user must still allow it in System Settings → Login Items.
@@ -57,9 +60,9 @@ enum Kind {
     Xdg { dir: PathBuf, exe: PathBuf },
     /// `dir/io.github.serve-doctor.login.plist` starting `exe`.
     LaunchAgent { dir: PathBuf, exe: PathBuf },
-    /// SMAppService for the running bundle; `agent` is the LaunchAgent fallback (and any
-    /// leftover from a bare-binary run, which turning the item off also removes).
-    #[cfg(target_os = "macos")]
+    /// The system's own item for the running app (macOS: SMAppService for the bundle); `agent`
+    /// is the LaunchAgent fallback (and any leftover from a bare-binary run, which turning the
+    /// item off also removes).
     MainApp { agent: Box<LoginItem> },
 }
 
@@ -84,28 +87,22 @@ impl LoginItem {
         }
     }
 
+    /// The system's own login item for the running app (macOS: SMAppService's main-app item),
+    /// with `agent` used where the system refuses it.
+    pub fn main_app(agent: LoginItem) -> LoginItem {
+        LoginItem {
+            kind: Kind::MainApp {
+                agent: Box::new(agent),
+            },
+        }
+    }
+
     /// The login item for this platform and this executable: XDG autostart on Linux; on macOS
     /// SMAppService from a bundle, else a LaunchAgent.
     pub fn system() -> Result<LoginItem> {
         let exe = current_exe()?;
         let base = directories::BaseDirs::new().ok_or_else(|| anyhow!("no home directory"))?;
-        #[cfg(target_os = "macos")]
-        {
-            let agent = LoginItem::launch_agent(base.home_dir().join("Library/LaunchAgents"), &exe);
-            Ok(match bundle_of(&exe) {
-                Some(_) => LoginItem {
-                    kind: Kind::MainApp {
-                        agent: Box::new(agent),
-                    },
-                },
-                None => agent,
-            })
-        }
-        #[cfg(not(target_os = "macos"))]
-        {
-            // `config_dir` is `$XDG_CONFIG_HOME` when set (and absolute), else `$HOME/.config`.
-            Ok(LoginItem::xdg(base.config_dir().join("autostart"), exe))
-        }
+        Ok(os::login_item(&exe, &base))
     }
 
     /// The file this item writes (for SMAppService, the LaunchAgent fallback's).
@@ -113,26 +110,24 @@ impl LoginItem {
         match &self.kind {
             Kind::Xdg { dir, .. } => dir.join(XDG_FILE),
             Kind::LaunchAgent { dir, .. } => dir.join(format!("{AGENT_LABEL}.plist")),
-            #[cfg(target_os = "macos")]
             Kind::MainApp { agent } => agent.path(),
         }
     }
 
     /// What the next login will do, read from the system now.
-    pub fn status(&self) -> Result<Status> {
+    pub fn status(&self) -> Result<LoginItemState> {
         let path = self.path();
         match &self.kind {
             Kind::Xdg { .. } => Ok(match read_if_exists(&path)? {
-                Some(text) if xdg_entry_enabled(&text) => Status::Enabled,
-                _ => Status::Disabled,
+                Some(text) if xdg_entry_enabled(&text) => LoginItemState::Enabled,
+                _ => LoginItemState::Disabled,
             }),
             Kind::LaunchAgent { .. } => Ok(match read_if_exists(&path)? {
-                Some(text) if !plist_disabled(&text) => Status::Enabled,
-                _ => Status::Disabled,
+                Some(text) if !plist_disabled(&text) => LoginItemState::Enabled,
+                _ => LoginItemState::Disabled,
             }),
-            #[cfg(target_os = "macos")]
-            Kind::MainApp { agent } => Ok(match macos::status() {
-                Status::Disabled => agent.status()?,
+            Kind::MainApp { agent } => Ok(match os::main_app::status() {
+                LoginItemState::Disabled => agent.status()?,
                 s => s,
             }),
         }
@@ -140,7 +135,7 @@ impl LoginItem {
 
     /// Whether the app will start at the next login (what the menu's check mark shows).
     pub fn is_enabled(&self) -> Result<bool> {
-        Ok(self.status()? == Status::Enabled)
+        Ok(self.status()? == LoginItemState::Enabled)
     }
 
     /// Turns launching at login on or off. Idempotent. On macOS, turning it on may leave it
@@ -154,11 +149,10 @@ impl LoginItem {
                 write_file(&path, &launch_agent_plist(AGENT_LABEL, exe))
             }
             (Kind::Xdg { .. } | Kind::LaunchAgent { .. }, false) => remove_if_exists(&path),
-            #[cfg(target_os = "macos")]
-            (Kind::MainApp { agent }, true) => match macos::register() {
-                Ok(Status::Enabled) => agent.set_enabled(false),
+            (Kind::MainApp { agent }, true) => match os::main_app::register() {
+                Ok(LoginItemState::Enabled) => agent.set_enabled(false),
                 Ok(_) => {
-                    macos::open_login_items();
+                    os::main_app::open_login_items();
                     anyhow::bail!(
                         "Serve Doctor is registered to open at login, but macOS asks you to allow \
                          it: turn it on in System Settings → General → Login Items"
@@ -171,9 +165,8 @@ impl LoginItem {
                     agent.set_enabled(true)
                 }
             },
-            #[cfg(target_os = "macos")]
             (Kind::MainApp { agent }, false) => {
-                let unregistered = macos::unregister();
+                let unregistered = os::main_app::unregister();
                 agent.set_enabled(false)?;
                 unregistered
             }
@@ -335,12 +328,8 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
         .with_context(|| format!("cannot write in {}", dir.display()))?;
     std::io::Write::write_all(&mut tmp, text.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
-    // NamedTempFile is 0600; autostart entries and agents are normally world-readable (0644).
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644));
-    }
+    // NamedTempFile is 0600; autostart entries and agents are normally world-readable.
+    let _ = super::unix::make_world_readable(tmp.path());
     tmp.persist(path)
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -352,83 +341,6 @@ fn remove_if_exists(path: &Path) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).with_context(|| format!("cannot remove {}", path.display())),
-    }
-}
-
-/// Shows `path` in the file manager: macOS selects it in Finder (`open -R`); elsewhere its
-/// directory opens (there is no portable "select this file"). A path that does not exist yet
-/// (no log written so far) falls back to its nearest existing parent. Spawns a process and may
-/// take a moment: call it off the UI thread.
-pub fn reveal(path: &Path) -> Result<()> {
-    let target = path
-        .ancestors()
-        .find(|p| p.exists())
-        .ok_or_else(|| anyhow!("{} does not exist", path.display()))?;
-    #[cfg(target_os = "macos")]
-    {
-        let status = std::process::Command::new("/usr/bin/open")
-            .arg("-R")
-            .arg(target)
-            .status()
-            .context("cannot run open -R")?;
-        if !status.success() {
-            anyhow::bail!("open -R {} failed ({status})", target.display());
-        }
-        Ok(())
-    }
-    #[cfg(not(target_os = "macos"))]
-    {
-        let dir = if target.is_dir() {
-            target
-        } else {
-            target.parent().unwrap_or(target)
-        };
-        open::that_detached(dir)
-            .with_context(|| format!("cannot open {} in a file manager", dir.display()))
-    }
-}
-
-/// The SMAppService calls, the only macOS-only code here.
-#[cfg(target_os = "macos")]
-mod macos {
-    use super::Status;
-    use anyhow::{Result, anyhow};
-    use smappservice_rs::{AppService, ServiceManagementError, ServiceStatus, ServiceType};
-
-    fn main_app() -> AppService {
-        AppService::new(ServiceType::MainApp)
-    }
-
-    pub fn status() -> Status {
-        match main_app().status() {
-            ServiceStatus::Enabled => Status::Enabled,
-            ServiceStatus::RequiresApproval => Status::RequiresApproval,
-            ServiceStatus::NotRegistered | ServiceStatus::NotFound => Status::Disabled,
-        }
-    }
-
-    /// Registers the running bundle and reports the state that results.
-    pub fn register() -> Result<Status> {
-        match main_app().register() {
-            Ok(()) | Err(ServiceManagementError::AlreadyRegistered) => Ok(status()),
-            Err(e) => Err(anyhow!("cannot register the login item: {e}")),
-        }
-    }
-
-    pub fn unregister() -> Result<()> {
-        let app = main_app();
-        if matches!(
-            app.status(),
-            ServiceStatus::NotRegistered | ServiceStatus::NotFound
-        ) {
-            return Ok(());
-        }
-        app.unregister()
-            .map_err(|e| anyhow!("cannot remove the login item: {e}"))
-    }
-
-    pub fn open_login_items() {
-        AppService::open_system_settings_login_items();
     }
 }
 
@@ -492,7 +404,7 @@ mod tests {
             "<key>Disabled</key>\n\t<true/>\n\t<key>RunAtLoad</key>",
         );
         fs::write(item.path(), off).unwrap();
-        assert_eq!(item.status().unwrap(), Status::Disabled);
+        assert_eq!(item.status().unwrap(), LoginItemState::Disabled);
         item.set_enabled(false).unwrap();
         assert!(!item.path().exists());
     }
@@ -508,10 +420,5 @@ mod tests {
         assert_eq!(bundle_of(Path::new("/usr/local/bin/serve-doctor")), None);
         assert_eq!(bundle_of(Path::new("/x/Contents/MacOS/serve-doctor")), None);
         assert_eq!(bundle_of(Path::new("serve-doctor")), None);
-    }
-
-    #[test]
-    fn reveal_refuses_a_path_with_nothing_behind_it() {
-        assert!(reveal(Path::new("")).is_err());
     }
 }

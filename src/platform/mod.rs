@@ -1,0 +1,137 @@
+//! Everything that differs between operating systems, behind one small interface of plain
+//! functions and data, so no other room needs a `cfg`.
+//!
+//! The lowest floor: it uses no other module of the crate (config builds on it).
+//!
+//! - `os`: the one place that chooses. `macos.rs` on macOS, `linux.rs` on Linux and the other
+//!   unixes with an XDG desktop. Both define the same items; a new platform is one more file with
+//!   them, and its condition in the `cfg_attr`s below.
+//! - `unix`: what macOS and Linux share because both are unixes (file modes, the uid, process
+//!   groups, signals). A platform that is not a unix would choose its own version here too.
+//! - [`login_item`]: launch at login, with the file formats of every platform compiled and tested
+//!   everywhere; only the calls into the system are per platform.
+//! - [`osascript`]: the AppleScript text of a macOS notification, tested everywhere.
+
+#[cfg_attr(target_os = "macos", path = "macos.rs")]
+#[cfg_attr(not(target_os = "macos"), path = "linux.rs")]
+mod os;
+
+pub mod login_item;
+pub mod osascript;
+mod unix;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+
+pub use login_item::{LoginItem, LoginItemState};
+pub use unix::{
+    create_new_private_file, create_private_dir, is_executable, is_socket, kill_process_group,
+    lead_new_process_group, quit_signal, uid,
+};
+
+/// Which operating system this build is for, as data: for text that names the system's own
+/// tools (a fix's commands) and for choosing between per-OS data sets that are tested everywhere
+/// (where tailscaled's LocalAPI may be). Behaviour that differs belongs in a function here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Os {
+    MacOs,
+    Linux,
+    Other,
+}
+
+impl Os {
+    pub fn current() -> Os {
+        os::OS
+    }
+}
+
+/// Whether the tray icon can be drawn as a template image (monochrome, tinted by the menu bar).
+pub const TEMPLATE_ICONS: bool = os::TEMPLATE_ICONS;
+
+/// Where Serve Doctor keeps things. Every path can be redirected for tests through the usual
+/// `HOME` / `XDG_*` variables, which `directories` honours.
+#[derive(Debug, Clone)]
+pub struct Dirs {
+    pub config: PathBuf,
+    pub data: PathBuf,
+    pub logs: PathBuf,
+    /// For the single-instance lock and other per-session files.
+    pub runtime: PathBuf,
+}
+
+impl Dirs {
+    /// This platform's places for this user; `None` without a home directory.
+    pub fn discover() -> Option<Dirs> {
+        Some(os::dirs(&directories::BaseDirs::new()?))
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.config.join("config.json")
+    }
+}
+
+/// Shows a desktop notification. Blocks (a D-Bus round trip, a child process): call it off the
+/// UI thread. Best effort: the caller logs a failure, which is never fatal.
+pub fn notify(title: &str, body: &str) -> anyhow::Result<()> {
+    os::notify(title, body)
+}
+
+/// Shows `path` in the file manager: macOS selects it in Finder; elsewhere its directory opens
+/// (there is no portable "select this file"). A path that does not exist yet (no log written so
+/// far) falls back to its nearest existing parent. Spawns a process and may take a moment: call
+/// it off the UI thread.
+pub fn reveal(path: &Path) -> anyhow::Result<()> {
+    let target = path
+        .ancestors()
+        .find(|p| p.exists())
+        .ok_or_else(|| anyhow!("{} does not exist", path.display()))?;
+    os::reveal(target)
+}
+
+/// Checks that a tray icon can exist here (a display, the tray library), so the user gets a
+/// sentence instead of a GUI toolkit's panic.
+pub fn tray_preflight() -> Result<(), String> {
+    os::tray_preflight()
+}
+
+/// Makes the app a menu-bar app where the system distinguishes one (macOS: no Dock icon, no app
+/// menu, no focus stolen at launch). Call before the loop runs.
+pub fn menu_bar_only<T: 'static>(event_loop: &mut tao::event_loop::EventLoop<T>) {
+    os::menu_bar_only(event_loop);
+}
+
+/// The builder with the icon, as a template image when `template` and [`TEMPLATE_ICONS`].
+pub fn with_icon(
+    b: tray_icon::TrayIconBuilder,
+    icon: tray_icon::Icon,
+    template: bool,
+) -> tray_icon::TrayIconBuilder {
+    os::with_icon(b, icon, template)
+}
+
+/// Replaces the icon, as a template image when `template` and [`TEMPLATE_ICONS`].
+pub fn set_icon(
+    tray: &tray_icon::TrayIcon,
+    icon: tray_icon::Icon,
+    template: bool,
+) -> tray_icon::Result<()> {
+    os::set_icon(tray, icon, template)
+}
+
+/// The command that runs `program args…` again inside the user's login session, for a GUI
+/// binary that could not reach its GUI from a bare launchd environment (login item, Finder).
+/// `None` where there is no such thing (the first run's result stands).
+pub fn in_login_session(program: &Path, args: &[&str]) -> Option<(PathBuf, Vec<String>)> {
+    os::in_login_session(program, args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reveal_refuses_a_path_with_nothing_behind_it() {
+        assert!(reveal(Path::new("")).is_err());
+    }
+}
