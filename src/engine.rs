@@ -64,6 +64,8 @@ pub enum EngineError {
 pub struct Engine {
     opts: Options,
     trust: Arc<Trust>,
+    /// For `https+insecure://` backends: accepts any certificate, as serve does for them.
+    insecure: Arc<Trust>,
     path_env: Option<OsString>,
     /// Where discovery found the LocalAPI, cached between runs (discovery can spawn `lsof`).
     discovery: tokio::sync::Mutex<Option<Discovery>>,
@@ -111,6 +113,7 @@ impl Engine {
         Ok(Engine {
             opts,
             trust: Arc::new(trust),
+            insecure: Arc::new(Trust::accept_any()?),
             path_env: std::env::var_os("PATH"),
             discovery: tokio::sync::Mutex::new(None),
             roots: Roots::system(),
@@ -349,12 +352,13 @@ impl Engine {
             });
             ev.tls = Step::Running;
         }
-        if let (Step::NotStarted, Ok(addr)) = (&ev.backend, &plan.backend_addr) {
-            let addr = addr.clone();
+        if let (Step::NotStarted, Some(target)) = (&ev.backend, &plan.backend_target) {
+            let (target, trust, insecure) =
+                (target.clone(), self.trust.clone(), self.insecure.clone());
             tasks.spawn(async move {
                 let s = Instant::now();
                 Done::Backend(
-                    probe::http_get(&addr, &addr, "/", None, t).await,
+                    probe::backend_get(&target, &trust, &insecure, t).await,
                     ms_since(s),
                 )
             });
@@ -389,7 +393,7 @@ fn cancel_unfinished(ev: &mut Evidence) {
     cancel(&mut ev.status, false);
     cancel(&mut ev.serve, false);
     cancel(&mut ev.tls, running && plan.dial.is_ok());
-    cancel(&mut ev.backend, running && plan.backend_addr.is_ok());
+    cancel(&mut ev.backend, running && plan.backend_target.is_some());
     cancel(&mut ev.via_serve, false);
     let deep = ev.inputs.deep;
     cancel(&mut ev.cert_cmd, running && deep);

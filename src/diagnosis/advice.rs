@@ -63,6 +63,16 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &ProbePlan) -> String {
             _ => format!("The certificate served for {name} is not valid."),
         },
         BackendDown => format!("HTTPS works, but nothing answers on the backend {}.", p.backend_addr.as_deref().unwrap_or("port")),
+        BackendCertRejected => {
+            let detail = match ev.backend.value() {
+                Some(HttpOutcome::CertRejected { detail, .. }) => detail.as_str(),
+                _ => "not trusted",
+            };
+            format!(
+                "serve proxies to {} over verified HTTPS, and that backend's certificate is not accepted ({detail}): serve refuses it too and answers 502.",
+                p.backend_addr.as_deref().unwrap_or("the backend")
+            )
+        }
         BackendNotResponding => format!("The backend {} accepts connections but does not answer HTTP requests.", p.backend_addr.as_deref().unwrap_or("")),
         ServeProxyFailing => {
             let status = match ev.via_serve.value() {
@@ -311,6 +321,23 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&st
             None,
             None,
         )],
+        BackendCertRejected => {
+            let insecure = p
+                .backend_target
+                .as_ref()
+                .map(|t| format!("https+insecure://{}{}", t.addr, t.path));
+            vec![fix(
+                FixId::ServeInsecureBackend,
+                "Serve the backend with https+insecure:// (serve then skips verifying its certificate; the hop stays on this machine)",
+                insecure.map(|t| {
+                    format!(
+                        "{cli} serve --bg --https={https} {}",
+                        crate::shell::word(&t)
+                    )
+                }),
+                None,
+            )]
+        }
         CertExpiring => vec![cert_cmd, logs],
         ControlUnreachable => vec![fix(
             FixId::CheckNetwork,

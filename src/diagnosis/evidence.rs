@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::DEFAULT_BACKEND_PORT;
 use crate::probe::{HttpOutcome, TlsOutcome};
-use crate::tailscale::serve::{WebMount, proxy_target_addr, proxy_target_port};
+use crate::tailscale::serve::{ProxyTarget, Scheme, WebMount, proxy_target_port};
 use crate::tailscale::{CertCommand, CliFailure, Located, NotFound, ServeConfig, Status};
 
 use super::model::PortSource;
@@ -204,8 +204,11 @@ pub struct ProbePlan {
     pub dial: Result<String, String>,
     pub backend_port: u16,
     pub backend_port_source: PortSource,
-    /// "host:port" the backend probe dials, or why there is none.
+    /// "host:port" the backend probe dials (with the scheme when it is not plain HTTP:
+    /// "https://127.0.0.1:8443", "unix:/run/app.sock"), or why there is none.
     pub backend_addr: Result<String, String>,
+    /// The backend as serve dials it (scheme, address, path), when there is one to probe.
+    pub backend_target: Option<ProxyTarget>,
     /// The proxy target serve uses, when it proxies.
     pub proxy_target: Option<String>,
 }
@@ -241,14 +244,21 @@ pub fn plan(ev: &Evidence) -> ProbePlan {
             (None, None, Some(p)) => (p, PortSource::ServeConfig),
             _ => (DEFAULT_BACKEND_PORT, PortSource::Default),
         };
-    let backend_addr = match (&serve, &proxy_target) {
-        (_, Some(t)) => proxy_target_addr(t)
+    let backend_target = match (&serve, &proxy_target) {
+        (_, Some(t)) => ProxyTarget::parse(t)
             .ok_or_else(|| format!("serve proxies to {t}, which cannot be probed")),
         (Some(ServeFinding::Https { mount, .. }), None) => {
             Err(format!("serve does not proxy here ({})", mount.what))
         }
-        _ => Ok(format!("127.0.0.1:{backend_port}")),
+        _ => ProxyTarget::parse(&format!("127.0.0.1:{backend_port}"))
+            .ok_or_else(|| format!("port {backend_port} cannot be probed")),
     };
+    let backend_addr = backend_target.as_ref().map(|t| match t.scheme {
+        Scheme::Http => t.addr.clone(),
+        _ => t.describe(),
+    });
+    let backend_addr = backend_addr.map_err(Clone::clone);
+    let backend_target = backend_target.ok();
     let dial = match (&ev.inputs.connect, status) {
         (Some(c), _) => Ok(c.clone()),
         (None, None) => Err("no status".to_string()),
@@ -274,6 +284,7 @@ pub fn plan(ev: &Evidence) -> ProbePlan {
         backend_port,
         backend_port_source,
         backend_addr,
+        backend_target,
         proxy_target,
     }
 }

@@ -66,6 +66,7 @@ stable_ids! {
         CertInvalid = "cert_invalid",
         BackendDown = "backend_down",
         BackendNotResponding = "backend_not_responding",
+        BackendCertRejected = "backend_cert_rejected",
         ServeProxyFailing = "serve_proxy_failing",
         CertExpiring = "cert_expiring",
         ControlUnreachable = "control_unreachable",
@@ -85,7 +86,8 @@ impl Cause {
             // Listed, not defaulted: a new cause must say its colour here.
             MagicdnsDisabled | HttpsDisabled | ServeNotConfigured | ServeNameMismatch
             | ServePlainHttp | ListenerUnreachable | CertNeedsControl | CertIssuanceFailing
-            | CertInvalid | BackendDown | BackendNotResponding | ServeProxyFailing => Health::Red,
+            | CertInvalid | BackendDown | BackendNotResponding | BackendCertRejected
+            | ServeProxyFailing => Health::Red,
         }
     }
 }
@@ -182,6 +184,7 @@ stable_ids! {
         CheckDaemonLogs = "check_daemon_logs",
         RenewCert = "renew_cert",
         StartBackend = "start_backend",
+        ServeInsecureBackend = "serve_insecure_backend",
         CheckNetwork = "check_network",
         SshTunnel = "ssh_tunnel",
         HttpFallback = "http_fallback",

@@ -181,6 +181,11 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &ProbePlan) -> Tri {
                 HttpOutcome::NoResponse { .. } | HttpOutcome::Failed { .. }
             )
         }),
+        // An `https://` backend whose certificate serve would reject as we do (no IP SAN for
+        // 127.0.0.1, self-signed): serve answers 502 for it.
+        BackendCertRejected => on(&ev.backend, backend_will_run(ev, p), |b| {
+            matches!(b, HttpOutcome::CertRejected { .. })
+        }),
         // serve answered 5xx although the backend answers this machine directly: tailscaled
         // reaches something else (another network namespace or container, another address).
         ServeProxyFailing => on(

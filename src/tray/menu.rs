@@ -439,6 +439,7 @@ pub fn short_cause(cause: Cause) -> &'static str {
         Cause::CertInvalid => "The certificate is not valid",
         Cause::BackendDown => "Your app behind serve is down",
         Cause::BackendNotResponding => "Your app behind serve does not respond",
+        Cause::BackendCertRejected => "Serve rejects your app's certificate",
         Cause::ServeProxyFailing => "Serve cannot reach your app",
         Cause::CertExpiring => "The certificate expires soon",
         Cause::ControlUnreachable => "Control server unreachable",
