@@ -2,9 +2,9 @@
 //! backup) and the desktop Settings (launch at login, reveal logs).
 //!
 //! Two halves, as everywhere in the tray:
-//! - [`ActionsView`] is plain data the menu is built from, with the pure transitions the UI
-//!   thread makes ([`ActionsView::pick`], [`ActionsView::planned`], [`ActionsView::confirm`],
-//!   …). It enforces "one write at a time": while a plan is read or a fix runs, nothing else
+//! - [`ActionsView`] is the plain data the menu is built from (in `view.rs`); here are the pure
+//!   transitions the UI thread makes on it ([`ActionsView::pick`], [`ActionsView::planned`],
+//!   [`ActionsView::confirm`], …). They enforce "one write at a time": while a plan is read or a fix runs, nothing else
 //!   can start.
 //! - [`spawn`] starts the worker thread that does the slow parts: `fix::run` (CLI calls bounded
 //!   by the engine's timeout, plus the cross-process fix lock), the login-item calls and opening
@@ -22,106 +22,7 @@ use tokio::sync::mpsc;
 use crate::config;
 use crate::fix::{self, FixOptions, FixReport, Outcome, Plan};
 use crate::settings::{self, Overrides};
-
-/// A write action the menu offers. Plain data; [`WriteKind::fix_action`] is what it runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteKind {
-    /// `serve reset` + `serve --bg --https=P TARGET`; `keep_others` puts the other handlers back.
-    Recreate {
-        keep_others: bool,
-    },
-    HttpFallback,
-    FunnelOn,
-    FunnelOff,
-    /// The newest backup, as it was (`serve reset` + `serve set-raw`).
-    Restore,
-}
-
-impl WriteKind {
-    pub fn fix_action(self) -> fix::Action {
-        match self {
-            WriteKind::Recreate { keep_others } => fix::Action::Recreate {
-                keep_others,
-                https_port: None,
-            },
-            WriteKind::HttpFallback => fix::Action::HttpFallback,
-            WriteKind::FunnelOn => fix::Action::FunnelOn,
-            WriteKind::FunnelOff => fix::Action::FunnelOff,
-            WriteKind::Restore => fix::Action::Restore {
-                backup: None,
-                rename_to_current: false,
-            },
-        }
-    }
-
-    /// How the menu names it.
-    pub fn title(self) -> &'static str {
-        match self {
-            WriteKind::Recreate { keep_others: false } => "Recreate serve",
-            WriteKind::Recreate { keep_others: true } => "Recreate serve, keeping the others",
-            WriteKind::HttpFallback => "Serve over plain HTTP",
-            WriteKind::FunnelOn => "Turn on Funnel",
-            WriteKind::FunnelOff => "Turn off Funnel",
-            WriteKind::Restore => "Restore the last backup",
-        }
-    }
-
-    /// The line shown while it runs.
-    pub fn running(self) -> &'static str {
-        match self {
-            WriteKind::Recreate { .. } => "Recreating serve…",
-            WriteKind::HttpFallback => "Switching serve to plain HTTP…",
-            WriteKind::FunnelOn => "Turning Funnel on…",
-            WriteKind::FunnelOff => "Turning Funnel off…",
-            WriteKind::Restore => "Restoring the backup…",
-        }
-    }
-}
-
-/// Where the write-action flow is.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub enum Phase {
-    #[default]
-    Idle,
-    /// Reading the current config to build the plan (nothing changes).
-    Planning(WriteKind),
-    /// The plan is on show; waiting for "Run these commands" or "Cancel".
-    Confirm {
-        kind: WriteKind,
-        plan: Plan,
-        /// The serve config changed between the plan the user read and "Run": this is the new one.
-        replanned: bool,
-    },
-    /// The confirmed run: every write item is disabled.
-    Running(WriteKind),
-}
-
-/// The last action's result, as the menu shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Shown {
-    pub kind: WriteKind,
-    pub outcome: Outcome,
-    pub message: String,
-    pub backup: Option<PathBuf>,
-    pub consent_url: Option<String>,
-}
-
-/// Everything about actions and desktop settings that the menu shows. Plain data.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ActionsView {
-    pub phase: Phase,
-    pub outcome: Option<Shown>,
-    /// Launch at login as read back from the system; `None` before the first read.
-    pub login: Option<Result<bool, String>>,
-    /// A toggle is on its way to the system: the item waits for the read-back.
-    pub login_busy: bool,
-    /// Where backups go (shown in the plan); `None` when there is no data dir.
-    pub backups_dir: Option<PathBuf>,
-    /// The newest backup, for "Restore last backup…".
-    pub newest_backup: Option<PathBuf>,
-    /// Where the logs are, for "Reveal logs".
-    pub logs_dir: Option<PathBuf>,
-}
+use crate::tray::view::{ActionsView, LastWrite, Phase, WriteKind};
 
 /// From the UI to the worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,12 +69,9 @@ pub enum ActMsg {
     },
 }
 
+/// The UI thread's steps through the write-action flow. Pure; the struct is plain data in
+/// `view.rs`, its transitions sit here with the commands they send.
 impl ActionsView {
-    /// A plan is being read or a fix runs: no other write may start.
-    pub fn busy(&self) -> bool {
-        matches!(self.phase, Phase::Planning(_) | Phase::Running(_))
-    }
-
     /// The user picked a write action: ask for its plan (nothing changes yet).
     pub fn pick(&mut self, kind: WriteKind) -> Option<ActCmd> {
         if self.busy() {
@@ -200,7 +98,7 @@ impl ActionsView {
             }
             other => {
                 self.phase = Phase::Idle;
-                self.outcome = Some(shown(kind, other));
+                self.outcome = Some(last_write(kind, other));
             }
         }
     }
@@ -244,11 +142,11 @@ impl ActionsView {
             }
             RunResult::Changed(r) | RunResult::Report(r) => {
                 self.phase = Phase::Idle;
-                self.outcome = Some(shown(kind, Ok(r)));
+                self.outcome = Some(last_write(kind, Ok(r)));
             }
             RunResult::Error(e) => {
                 self.phase = Phase::Idle;
-                self.outcome = Some(shown(kind, Err(e)));
+                self.outcome = Some(last_write(kind, Err(e)));
             }
         }
     }
@@ -268,16 +166,16 @@ impl ActionsView {
     }
 }
 
-fn shown(kind: WriteKind, result: Result<Box<FixReport>, String>) -> Shown {
+fn last_write(kind: WriteKind, result: Result<Box<FixReport>, String>) -> LastWrite {
     match result {
-        Ok(r) => Shown {
+        Ok(r) => LastWrite {
             kind,
             outcome: r.outcome,
             message: r.message,
             backup: r.backup,
             consent_url: r.consent_url,
         },
-        Err(e) => Shown {
+        Err(e) => LastWrite {
             kind,
             outcome: Outcome::Failed,
             message: e,
@@ -606,20 +504,5 @@ pub(crate) mod tests {
         a.login_read(Ok(true));
         assert_eq!(a.login, Some(Ok(true)));
         assert!(!a.login_busy);
-    }
-
-    #[test]
-    fn every_kind_maps_to_a_writing_fix() {
-        for k in [
-            RECREATE,
-            WriteKind::Recreate { keep_others: true },
-            WriteKind::HttpFallback,
-            WriteKind::FunnelOn,
-            WriteKind::FunnelOff,
-            WriteKind::Restore,
-        ] {
-            assert!(k.fix_action().writes(), "{k:?}");
-            assert!(k.running().ends_with('…'));
-        }
     }
 }

@@ -23,12 +23,12 @@ use tray_icon::menu::MenuEvent;
 use tray_icon::{TrayIcon, TrayIconBuilder, TrayIconEvent};
 
 use crate::platform::{quit_signal, set_icon, with_icon};
-use crate::tray::actions::{self, ActCmd, ActMsg, ActionsView};
+use crate::tray::actions::{self, ActCmd, ActMsg};
 use crate::tray::history::Entry;
 use crate::tray::icons::{self, Look, Scale, Style};
-use crate::tray::menu::{self, Action, SettingsView};
+use crate::tray::menu::{self, Action};
 use crate::tray::monitor::{Cmd, Diagnoser, Monitor, Ui, UiMsg};
-use crate::tray::state::View;
+use crate::tray::view::{ActionsView, SettingsView, View};
 
 /// A UI handler slower than this is logged: it would drop a frame of the menu.
 const SLOW: Duration = Duration::from_millis(16);

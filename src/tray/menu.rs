@@ -17,9 +17,8 @@ use chrono::Datelike;
 use crate::config::IconStyle;
 use crate::diagnosis::{Cause, CheckStatus, Diagnosis, Fix, FixId, Health};
 use crate::fix::Outcome;
-use crate::tray::actions::{ActionsView, Phase, WriteKind};
 use crate::tray::history::Entry;
-use crate::tray::state::{View, Wall};
+use crate::tray::view::{ActionsView, Phase, SettingsView, View, Wall, WriteKind};
 
 /// Menus wider than this are hard to read; evidence is cut with an ellipsis.
 const MAX_LABEL: usize = 76;
@@ -193,41 +192,6 @@ impl Model {
         let mut out = Vec::new();
         walk(&self.items, &mut out);
         out
-    }
-}
-
-/// Settings as the menu shows them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettingsView {
-    /// The interval in effect, and whether `--interval` set it (then the menu cannot change it).
-    pub interval_secs: u64,
-    pub interval_flag: bool,
-    /// `backend_port` in the config file (`None`: automatic, from the serve config).
-    pub config_port: Option<u16>,
-    /// `--port`, which wins for this run.
-    pub port_flag: Option<u16>,
-    pub notifications: bool,
-    pub icon_style: IconStyle,
-    /// Template icons only mean something in the macOS menu bar.
-    pub template_supported: bool,
-    pub config_path: PathBuf,
-    /// The config file could not be used (defaults in effect; never overwritten).
-    pub problem: Option<String>,
-}
-
-impl Default for SettingsView {
-    fn default() -> Self {
-        SettingsView {
-            interval_secs: crate::config::DEFAULT_POLL_SECS,
-            interval_flag: false,
-            config_port: None,
-            port_flag: None,
-            notifications: true,
-            icon_style: IconStyle::Color,
-            template_supported: cfg!(target_os = "macos"),
-            config_path: PathBuf::new(),
-            problem: None,
-        }
     }
 }
 
@@ -1683,7 +1647,7 @@ mod tests {
         let v = view(https_off());
         let s = SettingsView::default();
         let mut a = confirming();
-        a.outcome = Some(crate::tray::actions::Shown {
+        a.outcome = Some(crate::tray::view::LastWrite {
             kind: RECREATE,
             outcome: Outcome::Failed,
             message: "x ".repeat(200),

@@ -7,7 +7,9 @@
 //! - [`bus`]: the IPN bus watcher that tells the monitor when tailscaled announces a change.
 //! - [`monitor`]: the async loop on a worker thread that runs diagnoses on that schedule and owns
 //!   everything that may block (config and history files, notifications, the browser).
-//! - [`menu`]: the menu as plain data, built from state in one function; pure.
+//! - [`view`]: the plain data the workers produce and the menu reads, so the arrows point one
+//!   way: `monitor` and `actions` → `view` ← `menu`.
+//! - [`menu`]: the menu as plain data, built from the view in one function; pure.
 //! - [`icons`]: which picture for which state, and the embedded PNGs.
 //! - [`history`]: the last 20 state changes, kept across restarts.
 //! - [`actions`]: the write actions (plan, confirm, run) and the desktop settings, their state as
@@ -26,6 +28,7 @@ pub mod menu;
 pub mod monitor;
 mod render;
 pub mod state;
+pub mod view;
 
 use std::path::Path;
 use std::process::ExitCode;

@@ -22,8 +22,8 @@ use crate::engine::Engine;
 use crate::settings::{self, Overrides, Settings};
 use crate::tray::bus;
 use crate::tray::history::{Entry, History};
-use crate::tray::menu::SettingsView;
-use crate::tray::state::{Machine, View, Wall};
+use crate::tray::state::Machine;
+use crate::tray::view::{SettingsView, View, Wall};
 
 /// From the UI to the monitor.
 #[derive(Debug, Clone, PartialEq, Eq)]

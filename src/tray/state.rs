@@ -31,10 +31,10 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset};
 use tokio::time::Instant;
 
 use crate::diagnosis::{Cause, Diagnosis, Fix, FixId, Health};
+use crate::tray::view::{View, Wall};
 
 /// How often to re-check while watching for the admin-console fix.
 pub const WATCH_EVERY: Duration = Duration::from_secs(3);
@@ -46,9 +46,6 @@ pub const BUS_DEBOUNCE: Duration = Duration::from_millis(250);
 /// The poll while the bus is connected (config `safety_poll_secs`).
 pub const DEFAULT_SAFETY_POLL: Duration =
     Duration::from_secs(crate::config::DEFAULT_SAFETY_POLL_SECS);
-
-/// Wall-clock time as shown to the user (local offset kept, so history reads right after a move).
-pub type Wall = DateTime<FixedOffset>;
 
 /// Why a diagnosis runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +75,7 @@ impl RunKind {
 
 /// A confirmed result and when its health began.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Shown {
+pub struct Confirmed {
     pub diagnosis: Diagnosis,
     pub since: Wall,
 }
@@ -92,7 +89,7 @@ pub struct Notice {
 
 /// What the caller must do after a result.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Outcome {
+pub struct AfterRun {
     pub notice: Option<Notice>,
     /// Append to the history: the shown cause changed.
     pub record: Option<(Wall, Diagnosis)>,
@@ -109,35 +106,10 @@ struct Watch {
     recreate: Option<Fix>,
 }
 
-/// Everything the UI needs to draw the icon and the status part of the menu. Plain data.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct View {
-    /// The confirmed health; `None` before the first result.
-    pub health: Option<Health>,
-    /// The confirmed cause, its sentence and the served URL: the headline keeps showing them
-    /// while a visible run's provisional lines update below.
-    pub cause: Option<Cause>,
-    pub summary: String,
-    pub url: Option<String>,
-    /// A run the user is waiting for is in progress.
-    pub checking: bool,
-    /// What the check lines show: the provisional diagnosis of a visible run, else the confirmed
-    /// one.
-    pub diagnosis: Option<Diagnosis>,
-    pub since: Option<Wall>,
-    /// While watching for the admin-console fix: until when, and how often it re-checks.
-    pub watching_until: Option<Wall>,
-    pub watch_every_secs: u64,
-    /// Shown after the watched fix worked.
-    pub fixed_note: Option<String>,
-    /// The recreate-serve offer that goes with `fixed_note`.
-    pub offer_recreate: Option<Fix>,
-}
-
 #[derive(Debug)]
 pub struct Machine {
     interval: Duration,
-    shown: Option<Shown>,
+    shown: Option<Confirmed>,
     /// A held-back non-green result after green, and whether the user was watching that run.
     suspect: Option<(Diagnosis, bool)>,
     watch: Option<Watch>,
@@ -249,7 +221,7 @@ impl Machine {
         (self.next_due, self.next_kind)
     }
 
-    pub fn shown(&self) -> Option<&Shown> {
+    pub fn shown(&self) -> Option<&Confirmed> {
         self.shown.as_ref()
     }
 
@@ -317,10 +289,10 @@ impl Machine {
     }
 
     /// A run finished with `d`.
-    pub fn finished(&mut self, d: Diagnosis, now: Instant, wall: Wall) -> Outcome {
+    pub fn finished(&mut self, d: Diagnosis, now: Instant, wall: Wall) -> AfterRun {
         let kind = self.running.take().unwrap_or(RunKind::Poll);
         self.progress = None;
-        let mut out = Outcome::default();
+        let mut out = AfterRun::default();
         let prev = self.shown.as_ref().map(|s| s.diagnosis.health);
 
         // Debounce: hold back the first non-green result after green and re-check at once.
@@ -380,7 +352,7 @@ impl Machine {
             }
         }
 
-        self.shown = Some(Shown {
+        self.shown = Some(Confirmed {
             diagnosis: d,
             since,
         });

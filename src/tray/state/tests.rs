@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::diagnosis::{Check, CheckId, CheckStatus, NodeInfo, PortSource};
-use chrono::TimeZone;
+use chrono::{FixedOffset, TimeZone};
 
 pub(crate) fn diag(cause: Cause) -> Diagnosis {
     let status = if cause == Cause::Healthy {
@@ -57,7 +57,7 @@ pub(crate) fn wall(h: u32, m: u32, s: u32) -> Wall {
 }
 
 /// Drives the machine like the loop does: start the due run, finish it with `d`.
-fn run(m: &mut Machine, d: Diagnosis, now: Instant, w: Wall) -> (RunKind, Outcome) {
+fn run(m: &mut Machine, d: Diagnosis, now: Instant, w: Wall) -> (RunKind, AfterRun) {
     let (_, kind) = m.next();
     m.started(kind);
     (kind, m.finished(d, now, w))
@@ -116,7 +116,7 @@ fn one_failed_probe_after_green_is_confirmed_before_turning_red() {
     // The re-check is green: nothing changes, "since" kept.
     let (kind, out) = run(&mut m, diag(Cause::Healthy), t1, wall(14, 0, 31));
     assert_eq!(kind, RunKind::Confirm);
-    assert_eq!(out, Outcome::default());
+    assert_eq!(out, AfterRun::default());
     assert_eq!(m.view().since, Some(wall(14, 0, 0)));
     assert_eq!(m.next(), (t1 + I, RunKind::Poll));
 
@@ -164,7 +164,7 @@ fn since_is_when_the_health_began_not_the_cause() {
     assert!(out.record.is_some(), "new cause: history line");
     assert_eq!(m.view().since, Some(wall(14, 2, 0)));
     let (_, out) = run(&mut m, diag(Cause::BackendDown), t0 + 2 * I, wall(14, 3, 0));
-    assert_eq!(out, Outcome::default(), "nothing new, nothing to do");
+    assert_eq!(out, AfterRun::default(), "nothing new, nothing to do");
 }
 
 #[test]
