@@ -3,8 +3,8 @@
 //!
 //! Two halves, as everywhere in the tray:
 //! - [`ActionsView`] is the plain data the menu is built from (in `view.rs`); here are the pure
-//!   transitions the UI thread makes on it ([`ActionsView::pick`], [`ActionsView::planned`],
-//!   [`ActionsView::confirm`], …). They enforce "one write at a time": while a plan is read or a fix runs, nothing else
+//!   transitions the UI thread makes on it ([`ActionsView::click`], [`ActionsView::planned`],
+//!   [`ActionsView::finished`], …). They enforce "one write at a time": while a plan is read or a fix runs, nothing else
 //!   can start.
 //! - [`spawn`] starts the worker thread that does the slow parts: `fix::run` (CLI calls bounded
 //!   by the engine's timeout, plus the cross-process fix lock), the login-item calls and opening
@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use crate::config;
 use crate::fix::{self, FixOptions, FixReport, Outcome, Plan};
 use crate::settings::{self, Overrides};
-use crate::tray::view::{ActionsView, LastWrite, Phase, WriteKind};
+use crate::tray::view::{ActionsView, LastWrite, Phase, WorkerAction, WriteKind};
 
 /// From the UI to the worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +72,26 @@ pub enum ActMsg {
 /// The UI thread's steps through the write-action flow. Pure; the struct is plain data in
 /// `view.rs`, its transitions sit here with the commands they send.
 impl ActionsView {
+    /// A click on one of the actions' items: the step it makes, and the command for the worker
+    /// when there is one.
+    pub fn click(&mut self, action: WorkerAction) -> Option<ActCmd> {
+        match action {
+            WorkerAction::Write(kind) => self.pick(kind),
+            WorkerAction::ConfirmWrite => self.confirm(),
+            WorkerAction::CancelWrite => {
+                self.cancel();
+                None
+            }
+            WorkerAction::DismissOutcome => {
+                self.dismiss();
+                None
+            }
+            WorkerAction::SetLaunchAtLogin(on) => self.set_login(on),
+            WorkerAction::RevealLogs => self.logs_dir.clone().map(ActCmd::Reveal),
+            WorkerAction::Reveal(path) => Some(ActCmd::Reveal(path)),
+        }
+    }
+
     /// The user picked a write action: ask for its plan (nothing changes yet).
     pub fn pick(&mut self, kind: WriteKind) -> Option<ActCmd> {
         if self.busy() {
@@ -504,5 +524,33 @@ pub(crate) mod tests {
         a.login_read(Ok(true));
         assert_eq!(a.login, Some(Ok(true)));
         assert!(!a.login_busy);
+    }
+
+    #[test]
+    fn clicks_step_the_flow_and_only_some_reach_the_worker() {
+        let mut a = ActionsView {
+            logs_dir: Some("/logs".into()),
+            ..ActionsView::default()
+        };
+        assert_eq!(
+            a.click(WorkerAction::Write(RECREATE)),
+            Some(ActCmd::Plan(RECREATE))
+        );
+        assert_eq!(a.click(WorkerAction::CancelWrite), None);
+        assert_eq!(a.phase, Phase::Idle);
+        a.outcome = Some(last_write(RECREATE, Err("x".into())));
+        assert_eq!(a.click(WorkerAction::DismissOutcome), None);
+        assert!(a.outcome.is_none());
+        assert_eq!(a.click(WorkerAction::ConfirmWrite), None, "no plan on show");
+        assert_eq!(
+            a.click(WorkerAction::RevealLogs),
+            Some(ActCmd::Reveal("/logs".into()))
+        );
+        assert_eq!(
+            a.click(WorkerAction::SetLaunchAtLogin(true)),
+            Some(ActCmd::SetLogin(true))
+        );
+        a.logs_dir = None;
+        assert_eq!(a.click(WorkerAction::RevealLogs), None);
     }
 }

@@ -2,10 +2,10 @@
 //!
 //! Threads: the main thread runs tao (which drives GTK on Linux and AppKit on macOS) and owns
 //! every GUI object (`TrayIcon` and muda items are `!Send`); a worker thread runs a current-thread
-//! tokio runtime with the [`Monitor`]. They talk through plain data: [`Cmd`] over a tokio channel
-//! one way, [`UiMsg`] through the `EventLoopProxy` the other. Menu clicks arrive through
+//! tokio runtime with the [`Monitor`]. They talk through plain data: [`MonitorCmd`] over a tokio
+//! channel one way, [`UiMsg`] through the `EventLoopProxy` the other. Menu clicks arrive through
 //! `MenuEvent::set_event_handler`, forwarded into the loop by the same proxy (polling the receiver
-//! would not wake a `ControlFlow::Wait` loop).
+//! would not wake a `ControlFlow::Wait` loop), and are routed by their [`MenuAction`] group.
 //!
 //! Write actions and the desktop settings run on a second worker thread ([`actions`]), which
 //! answers through the same proxy ([`UserEvent::Act`]); a finished fix asks the monitor for a
@@ -26,9 +26,9 @@ use crate::platform::{quit_signal, set_icon, with_icon};
 use crate::tray::actions::{self, ActCmd, ActMsg};
 use crate::tray::history::Entry;
 use crate::tray::icons::{self, Look, Scale, Style};
-use crate::tray::menu::{self, Action};
-use crate::tray::monitor::{Cmd, Diagnoser, Monitor, Ui, UiMsg};
-use crate::tray::view::{ActionsView, SettingsView, View};
+use crate::tray::menu::{self, MenuAction, UiAction};
+use crate::tray::monitor::{Diagnoser, Monitor, Ui, UiMsg};
+use crate::tray::view::{ActionsView, MonitorCmd, SettingsView, View};
 
 /// A UI handler slower than this is logged: it would drop a frame of the menu.
 const SLOW: Duration = Duration::from_millis(16);
@@ -151,7 +151,7 @@ pub fn run<D: Diagnoser + 'static>(setup: Setup<D>) -> ! {
             // macOS: the app was opened again (Finder, Spotlight) while running. The second
             // process never gets this far (the instance lock); this is the first one: check.
             Event::Reopen { .. } => {
-                app.send(Cmd::DiagnoseNow);
+                app.send(MonitorCmd::DiagnoseNow);
                 app.refresh_menu();
                 "reopen"
             }
@@ -178,7 +178,7 @@ pub fn run<D: Diagnoser + 'static>(setup: Setup<D>) -> ! {
 fn spawn_worker<D: Diagnoser + 'static>(
     make: MakeMonitor<D>,
     ui: AppUi,
-    rx: mpsc::UnboundedReceiver<Cmd>,
+    rx: mpsc::UnboundedReceiver<MonitorCmd>,
 ) {
     let spawned = std::thread::Builder::new()
         .name("monitor".into())
@@ -227,7 +227,7 @@ struct App {
     /// One clipboard for the app's life: on X11 the owner serves the text, so dropping it would
     /// lose what we copied (and the drop itself stalls ~100 ms).
     clipboard: Option<arboard::Clipboard>,
-    cmd: mpsc::UnboundedSender<Cmd>,
+    cmd: mpsc::UnboundedSender<MonitorCmd>,
     /// The actions worker, and what the menu shows of it.
     act: mpsc::UnboundedSender<ActCmd>,
     acts: ActionsView,
@@ -384,17 +384,31 @@ impl App {
             return;
         };
         log::debug!("menu: {id} → {action:?}");
-        let cmd = match action {
-            Action::DiagnoseNow => Some(Cmd::DiagnoseNow),
-            Action::OpenUrl { url, admin } => Some(Cmd::Open { url, admin }),
-            Action::Copy { what, text } => {
-                match self.copy(&text) {
-                    Ok(()) => self.say(format!("Copied {what}")),
-                    Err(e) => self.say(format!("Could not copy the {what}: {e}")),
+        match action {
+            MenuAction::Ui(a) => self.on_ui(a, control_flow),
+            MenuAction::Monitor(c) => self.send(c),
+            MenuAction::Worker(a) => {
+                if let Some(c) = self.acts.click(a) {
+                    self.act_send(c);
                 }
-                None
             }
-            Action::CopyReport => {
+        }
+        if !matches!(
+            *control_flow,
+            ControlFlow::Exit | ControlFlow::ExitWithCode(_)
+        ) {
+            self.refresh_menu();
+        }
+    }
+
+    /// The clicks the main thread handles itself: it owns the clipboard and the loop.
+    fn on_ui(&mut self, action: UiAction, control_flow: &mut ControlFlow) {
+        match action {
+            UiAction::Copy { what, text } => match self.copy(&text) {
+                Ok(()) => self.say(format!("Copied {what}")),
+                Err(e) => self.say(format!("Could not copy the {what}: {e}")),
+            },
+            UiAction::CopyReport => {
                 if let Some(d) = &self.view.diagnosis {
                     let text = crate::report::markdown(d);
                     match self.copy(&text) {
@@ -402,58 +416,12 @@ impl App {
                         Err(e) => self.say(format!("Could not copy the report: {e}")),
                     }
                 }
-                None
             }
-            Action::Write(kind) => {
-                if let Some(c) = self.acts.pick(kind) {
-                    self.act_send(c);
-                }
-                None
-            }
-            Action::ConfirmWrite => {
-                if let Some(c) = self.acts.confirm() {
-                    self.act_send(c);
-                }
-                None
-            }
-            Action::CancelWrite => {
-                self.acts.cancel();
-                None
-            }
-            Action::DismissOutcome => {
-                self.acts.dismiss();
-                None
-            }
-            Action::SetLaunchAtLogin(on) => {
-                if let Some(c) = self.acts.set_login(on) {
-                    self.act_send(c);
-                }
-                None
-            }
-            Action::RevealLogs => {
-                if let Some(dir) = self.acts.logs_dir.clone() {
-                    self.act_send(ActCmd::Reveal(dir));
-                }
-                None
-            }
-            Action::Reveal(path) => {
-                self.act_send(ActCmd::Reveal(path));
-                None
-            }
-            Action::SetInterval(s) => Some(Cmd::SetInterval(s)),
-            Action::SetPort(p) => Some(Cmd::SetPort(p)),
-            Action::SetNotifications(on) => Some(Cmd::SetNotifications(on)),
-            Action::SetIconStyle(s) => Some(Cmd::SetIconStyle(s)),
-            Action::OpenConfig => Some(Cmd::OpenConfig),
-            Action::Quit => return self.quit(control_flow),
-        };
-        if let Some(c) = cmd {
-            self.send(c);
+            UiAction::Quit => self.quit(control_flow),
         }
-        self.refresh_menu();
     }
 
-    fn send(&mut self, c: Cmd) {
+    fn send(&mut self, c: MonitorCmd) {
         if self.cmd.send(c).is_err() {
             self.say("The monitor is not running: see the log");
         }
@@ -484,7 +452,7 @@ impl App {
             ActMsg::Finished { kind, result } => {
                 self.acts.finished(kind, result);
                 // Whatever happened, show the real state now, not at the next poll.
-                self.send(Cmd::DiagnoseNow);
+                self.send(MonitorCmd::DiagnoseNow);
             }
             ActMsg::Login(state) => {
                 if self.acts.login.as_ref() != Some(&state) {

@@ -1,5 +1,5 @@
 //! The plain data between the tray's workers and its menu: what the monitor and the actions
-//! worker report for the menu to show.
+//! worker report for the menu to show, and what a click asks of them.
 //!
 //! Everything here is data (and a few pure questions about it), so the arrows point one way:
 //! the workers (`monitor.rs`, `actions.rs`) and the state machine produce these types, `menu/`
@@ -110,6 +110,31 @@ impl WriteKind {
         }
     }
 
+    /// The menu's kind for a fix action `fix::offer` picked; `None` for what the menu cannot
+    /// carry (a chosen port or backup file, the read-only actions).
+    pub fn of(action: &fix::Action) -> Option<WriteKind> {
+        match action {
+            fix::Action::Recreate {
+                keep_others,
+                https_port: None,
+            } => Some(WriteKind::Recreate {
+                keep_others: *keep_others,
+            }),
+            fix::Action::HttpFallback => Some(WriteKind::HttpFallback),
+            fix::Action::FunnelOn => Some(WriteKind::FunnelOn),
+            fix::Action::FunnelOff => Some(WriteKind::FunnelOff),
+            fix::Action::Restore {
+                backup: None,
+                rename_to_current: false,
+            } => Some(WriteKind::Restore),
+            fix::Action::Recreate { .. }
+            | fix::Action::Restore { .. }
+            | fix::Action::Backups
+            | fix::Action::OpenAdmin { .. }
+            | fix::Action::TunnelCommand { .. } => None,
+        }
+    }
+
     /// How the menu names it.
     pub fn title(self) -> &'static str {
         match self {
@@ -186,12 +211,48 @@ impl ActionsView {
     }
 }
 
+/// What a click asks of the monitor (sent over its channel as is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorCmd {
+    DiagnoseNow,
+    /// Open a URL; `admin` starts watching for the fix.
+    Open {
+        url: String,
+        admin: bool,
+    },
+    OpenConfig,
+    SetInterval(u64),
+    SetPort(Option<u16>),
+    SetNotifications(bool),
+    SetIconStyle(IconStyle),
+}
+
+/// What a click asks of the write actions and desktop settings: first a step of
+/// [`ActionsView`]'s flow on the UI thread, which may then send the worker a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerAction {
+    /// A state-changing fix: read its plan and show it for confirmation.
+    Write(WriteKind),
+    /// "Run these commands" under the plan on show.
+    ConfirmWrite,
+    /// "Cancel" under the plan.
+    CancelWrite,
+    /// Hide the last action's outcome lines.
+    DismissOutcome,
+    /// Turn launching at login on or off (the check mark follows the read-back).
+    SetLaunchAtLogin(bool),
+    /// Show the logs folder in the file manager.
+    RevealLogs,
+    /// Show this file (a backup) in the file manager.
+    Reveal(PathBuf),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_kind_maps_to_a_writing_fix() {
+    fn every_kind_maps_to_a_writing_fix_and_back() {
         for k in [
             WriteKind::Recreate { keep_others: false },
             WriteKind::Recreate { keep_others: true },
@@ -201,7 +262,9 @@ mod tests {
             WriteKind::Restore,
         ] {
             assert!(k.fix_action().writes(), "{k:?}");
+            assert_eq!(WriteKind::of(&k.fix_action()), Some(k));
             assert!(k.running().ends_with('…'));
         }
+        assert_eq!(WriteKind::of(&fix::Action::Backups), None);
     }
 }
