@@ -4,11 +4,11 @@
 //! Two halves, as everywhere in the tray:
 //! - [`ActionsView`] is the plain data the menu is built from (in `view.rs`); here are the pure
 //!   transitions the UI thread makes on it ([`ActionsView::click`], [`ActionsView::planned`],
-//!   [`ActionsView::finished`], …). They enforce "one write at a time": while a plan is read or a fix runs, nothing else
-//!   can start.
-//! - [`spawn`] starts the worker thread that does the slow parts: `fix::run` (CLI calls bounded
-//!   by the engine's timeout, plus the cross-process fix lock), the login-item calls and opening
-//!   the file manager. It answers with [`ActMsg`]s; the UI thread never blocks on any of it.
+//!   [`ActionsView::finished`], …). They enforce "one write at a time": while a plan is read or a
+//!   fix runs, nothing else can start.
+//! - [`run`] is the worker task that does the slow parts: `fix::run` (CLI calls bounded by the
+//!   engine's timeout, plus the cross-process fix lock), the login-item calls and opening the
+//!   file manager. It answers with [`ActMsg`]s; the UI thread never blocks on any of it.
 //!
 //! The confirmation is the menu itself, not a dialog (tao has none): picking an action asks
 //! `fix::run` for the plan without changing anything, the menu then lists the exact commands,
@@ -276,73 +276,51 @@ fn read_login() -> Result<bool, String> {
     crate::platform::login_item::is_enabled().map_err(|e| format!("{e:#}"))
 }
 
-/// Starts the worker thread. `send` delivers its answers to the UI (the event-loop proxy).
-/// It sends the first login state and newest backup at once.
-pub fn spawn(
+/// The worker: answers [`ActCmd`]s until the UI drops its sender. `send` delivers the answers
+/// to the UI (the event-loop proxy); the first login state and newest backup go out at once.
+/// A task on the tray's background runtime, inside its `LocalSet` (fixes run as local tasks).
+pub async fn run(
     ctx: Context,
     send: impl Fn(ActMsg) + Send + Sync + Clone + 'static,
-) -> mpsc::UnboundedSender<ActCmd> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<ActCmd>();
-    let spawned = std::thread::Builder::new()
-        .name("actions".into())
-        .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    log::error!("actions: cannot start the tokio runtime: {e}");
-                    send(ActMsg::Login(Err(format!("not available: {e}"))));
-                    return;
-                }
-            };
-            let local = tokio::task::LocalSet::new();
-            local.block_on(&rt, async move {
-                send(ActMsg::NewestBackup(ctx.newest_backup()));
-                spawn_login(send.clone(), None);
-                while let Some(cmd) = rx.recv().await {
-                    log::debug!("actions: {cmd:?}");
-                    let (ctx, send) = (ctx.clone(), send.clone());
-                    match cmd {
-                        // On their own tasks, so a slow fix never delays the login item or the
-                        // file manager; the UI allows one fix at a time, the lock does across
-                        // processes.
-                        ActCmd::Plan(kind) => {
-                            tokio::task::spawn_local(async move {
-                                let result = ctx.plan(kind).await;
-                                send(ActMsg::Planned { kind, result });
-                            });
-                        }
-                        ActCmd::Run { kind, plan } => {
-                            tokio::task::spawn_local(async move {
-                                let result = ctx.run(kind, &plan).await;
-                                log_result(kind, &result);
-                                send(ActMsg::Finished { kind, result });
-                                send(ActMsg::NewestBackup(ctx.newest_backup()));
-                            });
-                        }
-                        ActCmd::ReadLogin => spawn_login(send, None),
-                        ActCmd::SetLogin(on) => spawn_login(send, Some(on)),
-                        ActCmd::Reveal(path) => {
-                            tokio::task::spawn_blocking(move || {
-                                if let Err(e) = crate::platform::reveal(&path) {
-                                    log::warn!("cannot reveal {}: {e:#}", path.display());
-                                    send(ActMsg::RevealFailed {
-                                        path,
-                                        error: format!("{e:#}"),
-                                    });
-                                }
-                            });
-                        }
+    mut rx: mpsc::UnboundedReceiver<ActCmd>,
+) {
+    send(ActMsg::NewestBackup(ctx.newest_backup()));
+    spawn_login(send.clone(), None);
+    while let Some(cmd) = rx.recv().await {
+        log::debug!("actions: {cmd:?}");
+        let (ctx, send) = (ctx.clone(), send.clone());
+        match cmd {
+            // On their own tasks, so a slow fix never delays the login item or the file
+            // manager; the UI allows one fix at a time, the lock does across processes.
+            ActCmd::Plan(kind) => {
+                tokio::task::spawn_local(async move {
+                    let result = ctx.plan(kind).await;
+                    send(ActMsg::Planned { kind, result });
+                });
+            }
+            ActCmd::Run { kind, plan } => {
+                tokio::task::spawn_local(async move {
+                    let result = ctx.run(kind, &plan).await;
+                    log_result(kind, &result);
+                    send(ActMsg::Finished { kind, result });
+                    send(ActMsg::NewestBackup(ctx.newest_backup()));
+                });
+            }
+            ActCmd::ReadLogin => spawn_login(send, None),
+            ActCmd::SetLogin(on) => spawn_login(send, Some(on)),
+            ActCmd::Reveal(path) => {
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = crate::platform::reveal(&path) {
+                        log::warn!("cannot reveal {}: {e:#}", path.display());
+                        send(ActMsg::RevealFailed {
+                            path,
+                            error: format!("{e:#}"),
+                        });
                     }
-                }
-            });
-        });
-    if let Err(e) = spawned {
-        log::error!("cannot start the actions thread: {e}");
+                });
+            }
+        }
     }
-    tx
 }
 
 /// Sets (when `set` is given) and then reads back the login item, on the blocking pool: on

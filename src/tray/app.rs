@@ -1,15 +1,14 @@
 //! The event loop: tao on the main thread, the tray icon and its menu, clicks turned into actions.
 //!
 //! Threads: the main thread runs tao (which drives GTK on Linux and AppKit on macOS) and owns
-//! every GUI object (`TrayIcon` and muda items are `!Send`); a worker thread runs a current-thread
-//! tokio runtime with the [`Monitor`]. They talk through plain data: [`MonitorCmd`] over a tokio
-//! channel one way, [`UiMsg`] through the `EventLoopProxy` the other. Menu clicks arrive through
+//! every GUI object (`TrayIcon` and muda items are `!Send`); one background thread runs a
+//! current-thread tokio runtime ([`spawn_background`]) with two tasks: the [`Monitor`], and the
+//! write actions and desktop settings ([`actions::run`]). They talk through plain data: a
+//! [`MonitorCmd`] or an [`ActCmd`] over a tokio channel one way, [`UiMsg`] and [`ActMsg`]
+//! through the `EventLoopProxy` the other. Menu clicks arrive through
 //! `MenuEvent::set_event_handler`, forwarded into the loop by the same proxy (polling the receiver
-//! would not wake a `ControlFlow::Wait` loop), and are routed by their [`MenuAction`] group.
-//!
-//! Write actions and the desktop settings run on a second worker thread ([`actions`]), which
-//! answers through the same proxy ([`UserEvent::Act`]); a finished fix asks the monitor for a
-//! diagnosis at once.
+//! would not wake a `ControlFlow::Wait` loop), and are routed by their [`MenuAction`] group; a
+//! finished fix asks the monitor for a diagnosis at once.
 //!
 //! Nothing here may block: every handler is timed and one over 16 ms (a frame) is logged.
 
@@ -55,6 +54,13 @@ impl Ui for AppUi {
     }
 }
 
+impl AppUi {
+    /// The actions worker's answers take the same way.
+    fn act(&self, msg: ActMsg) {
+        let _ = self.0.send_event(UserEvent::Act(msg));
+    }
+}
+
 /// Builds the monitor on its thread, once the UI handle exists.
 pub type MakeMonitor<D> = Box<dyn FnOnce(AppUi) -> Monitor<D, AppUi> + Send>;
 
@@ -89,12 +95,14 @@ pub fn run<D: Diagnoser + 'static>(setup: Setup<D>) -> ! {
     TrayIconEvent::set_event_handler(Some(|_e: TrayIconEvent| {}));
 
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let act_proxy = proxy.clone();
-    let act_tx = actions::spawn(setup.actions.clone(), move |m| {
-        let _ = act_proxy.send_event(UserEvent::Act(m));
-    });
-    let ui = AppUi(proxy);
-    spawn_worker(setup.monitor, ui, cmd_rx);
+    let (act_tx, act_rx) = mpsc::unbounded_channel();
+    spawn_background(
+        setup.monitor,
+        AppUi(proxy),
+        cmd_rx,
+        setup.actions.clone(),
+        act_rx,
+    );
     let acts = ActionsView {
         backups_dir: setup
             .actions
@@ -173,15 +181,20 @@ pub fn run<D: Diagnoser + 'static>(setup: Setup<D>) -> ! {
     })
 }
 
-/// Starts the monitor on its own thread with a current-thread tokio runtime, plus the signal
-/// watcher that turns SIGTERM/SIGINT into a clean quit.
-fn spawn_worker<D: Diagnoser + 'static>(
+/// Starts the one background thread: a current-thread tokio runtime whose `LocalSet` runs the
+/// monitor (with the signal watcher that turns SIGTERM/SIGINT into a clean quit) and the actions
+/// worker as two tasks. One thread is enough: both wait on processes, sockets and timers, and
+/// what may block (the browser, the file manager, the login item) goes to the blocking pool.
+/// Each task is awaited on its own, so a panic in one leaves the other running.
+fn spawn_background<D: Diagnoser + 'static>(
     make: MakeMonitor<D>,
     ui: AppUi,
-    rx: mpsc::UnboundedReceiver<MonitorCmd>,
+    cmd_rx: mpsc::UnboundedReceiver<MonitorCmd>,
+    acts: actions::Context,
+    act_rx: mpsc::UnboundedReceiver<ActCmd>,
 ) {
     let spawned = std::thread::Builder::new()
-        .name("monitor".into())
+        .name("background".into())
         .spawn(move || {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -191,28 +204,36 @@ fn spawn_worker<D: Diagnoser + 'static>(
                 Err(e) => {
                     log::error!("cannot start the tokio runtime: {e}");
                     ui.send(UiMsg::Message(format!("Monitor not running: {e}")));
+                    ui.act(ActMsg::Login(Err(format!("not available: {e}"))));
                     return;
                 }
             };
+            let local = tokio::task::LocalSet::new();
             let monitor = make(ui.clone());
             let signal_ui = ui.clone();
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                rt.block_on(async move {
-                    tokio::select! {
-                        _ = monitor.run(rx) => {}
-                        _ = quit_signal() => signal_ui.send(UiMsg::Quit),
-                    }
-                })
-            }));
-            if result.is_err() {
-                log::error!("the monitor stopped after a panic");
-                ui.send(UiMsg::Message(
-                    "The monitor stopped unexpectedly: see the log".into(),
-                ));
-            }
+            let monitor = local.spawn_local(async move {
+                tokio::select! {
+                    _ = monitor.run(cmd_rx) => {}
+                    _ = quit_signal() => signal_ui.send(UiMsg::Quit),
+                }
+            });
+            let act_ui = ui.clone();
+            let acts = local.spawn_local(actions::run(acts, move |m| act_ui.act(m), act_rx));
+            local.block_on(&rt, async move {
+                let (monitor, acts) = tokio::join!(monitor, acts);
+                if monitor.is_err() {
+                    log::error!("the monitor stopped after a panic");
+                    ui.send(UiMsg::Message(
+                        "The monitor stopped unexpectedly: see the log".into(),
+                    ));
+                }
+                if acts.is_err() {
+                    log::error!("the actions worker stopped after a panic");
+                }
+            });
         });
     if let Err(e) = spawned {
-        log::error!("cannot start the monitor thread: {e}");
+        log::error!("cannot start the background thread: {e}");
     }
 }
 

@@ -1,5 +1,5 @@
-//! The background monitor: runs diagnoses on the state machine's schedule, on a tokio runtime on
-//! a worker thread, and tells the UI what to show through plain-data messages.
+//! The background monitor: runs diagnoses on the state machine's schedule, as a task on the
+//! tray's background runtime, and tells the UI what to show through plain-data messages.
 //!
 //! It also owns everything that may block: the config file (reload when it changes on disk, save
 //! settings), the history file, notifications and launching the browser. The UI thread only ever
