@@ -72,7 +72,7 @@ impl Default for SettingsView {
             port_flag: None,
             notifications: true,
             icon_style: IconStyle::Color,
-            template_supported: cfg!(target_os = "macos"),
+            template_supported: crate::platform::TEMPLATE_ICONS,
             config_path: PathBuf::new(),
             problem: None,
         }
