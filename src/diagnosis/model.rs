@@ -76,6 +76,38 @@ stable_ids! {
 }
 
 impl Cause {
+    /// The cause as a headline: short enough to read at a glance in a menu or a notification
+    /// (the summary sentence says the rest).
+    pub fn headline(self) -> &'static str {
+        use Cause::*;
+        match self {
+            TailscaleNotFound => "Tailscale CLI not found",
+            DaemonUnreachable => "Tailscale daemon not answering",
+            StatusUnparseable => "Tailscale status unreadable",
+            Stopped => "Tailscale is stopped",
+            NeedsLogin => "Tailscale needs you to log in",
+            NeedsApproval => "This machine awaits approval",
+            MagicdnsDisabled => "MagicDNS is off for the tailnet",
+            HttpsDisabled => "HTTPS certificates are off for the tailnet",
+            ServeNotConfigured => "Serve is not configured",
+            ServeNameMismatch => "Serve config is keyed to an old name",
+            ServePlainHttp => "Serve uses plain HTTP, not HTTPS",
+            ListenerUnreachable => "Nothing answers on the HTTPS port",
+            CertNeedsControl => "No certificate without the control server",
+            CertPending => "Waiting for the first certificate",
+            CertIssuanceFailing => "Certificate issuance is failing",
+            CertInvalid => "The certificate is not valid",
+            BackendDown => "Your app behind serve is down",
+            BackendNotResponding => "Your app behind serve does not respond",
+            BackendCertRejected => "Serve rejects your app's certificate",
+            ServeProxyFailing => "Serve cannot reach your app",
+            CertExpiring => "The certificate expires soon",
+            ControlUnreachable => "Control server unreachable",
+            NotVerified => "Serve could not be verified from here",
+            Healthy => "Serve healthy",
+        }
+    }
+
     pub fn health(self) -> Health {
         use Cause::*;
         match self {
