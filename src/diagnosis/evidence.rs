@@ -3,6 +3,8 @@
 //! Everything the rules look at is in [`Evidence`], including the current time, so the rules
 //! stay pure and every one of them is a unit test on hand-written data.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 
 use crate::config::DEFAULT_BACKEND_PORT;
@@ -10,6 +12,7 @@ use crate::probe::{HttpOutcome, TlsOutcome};
 use crate::tailscale::serve::{ProxyTarget, Scheme, WebMount, proxy_target_port};
 use crate::tailscale::{CertCommand, CliFailure, Located, NotFound, ServeConfig, Status};
 
+use super::endpoints::{self, Endpoint, Steps as EndpointSteps};
 use super::model::PortSource;
 
 /// One step of the chain.
@@ -42,6 +45,9 @@ impl<T> Step<T> {
     }
     pub fn is_running(&self) -> bool {
         matches!(self, Step::Running)
+    }
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Step::Cancelled)
     }
 }
 
@@ -76,6 +82,8 @@ pub struct Evidence {
     pub backend: Step<HttpOutcome>,
     pub via_serve: Step<HttpOutcome>,
     pub cert_cmd: Step<CertCommand>,
+    /// The probes of every endpoint but the primary, by [`Endpoint::url`].
+    pub endpoint_steps: BTreeMap<String, EndpointSteps>,
 }
 
 impl Evidence {
@@ -97,6 +105,7 @@ impl Evidence {
             backend: Step::NotStarted,
             via_serve: Step::NotStarted,
             cert_cmd: Step::NotStarted,
+            endpoint_steps: BTreeMap::new(),
         }
     }
 
@@ -211,6 +220,8 @@ pub struct ProbePlan {
     pub backend_target: Option<ProxyTarget>,
     /// The proxy target serve uses, when it proxies.
     pub proxy_target: Option<String>,
+    /// Every endpoint of the serve config (the primary one marked).
+    pub endpoints: Vec<Endpoint>,
 }
 
 impl ProbePlan {
@@ -276,7 +287,20 @@ pub fn plan(ev: &Evidence) -> ProbePlan {
             }
         }
     };
+    let endpoints = match (ev.serve_ok(), dns_name.as_deref()) {
+        (Some(cfg), Some(name)) => {
+            let primary = match &serve {
+                Some(ServeFinding::Https { port, mount, .. }) => {
+                    Some((mount.host.as_str(), *port, mount.path.as_str()))
+                }
+                _ => None,
+            };
+            endpoints::list(cfg, name, primary)
+        }
+        _ => Vec::new(),
+    };
     ProbePlan {
+        endpoints,
         dns_name,
         serve,
         https_port,

@@ -8,6 +8,7 @@
 
 pub mod advice;
 pub mod checks;
+pub mod endpoints;
 pub mod evidence;
 pub mod model;
 pub mod rules;
@@ -50,6 +51,7 @@ pub fn assemble(
         backend_port: p.backend_port,
         backend_port_source: p.backend_port_source,
         checks: checks::checks(ev, &p),
+        endpoints: endpoints::reports(ev, &p),
         fixes: advice::fixes(cause, ev, &p, consent_url.as_deref()),
         consent_url,
         route,

@@ -68,8 +68,10 @@ stable_ids! {
         BackendNotResponding = "backend_not_responding",
         BackendCertRejected = "backend_cert_rejected",
         ServeProxyFailing = "serve_proxy_failing",
+        EndpointFailing = "endpoint_failing",
         CertExpiring = "cert_expiring",
         ControlUnreachable = "control_unreachable",
+        EndpointDegraded = "endpoint_degraded",
         NotVerified = "not_verified",
         Healthy = "healthy",
     }
@@ -101,6 +103,8 @@ impl Cause {
             BackendNotResponding => "Your app behind serve does not respond",
             BackendCertRejected => "Serve rejects your app's certificate",
             ServeProxyFailing => "Serve cannot reach your app",
+            EndpointFailing => "Another serve endpoint fails",
+            EndpointDegraded => "A serve entry needs attention",
             CertExpiring => "The certificate expires soon",
             ControlUnreachable => "Control server unreachable",
             NotVerified => "Serve could not be verified from here",
@@ -113,13 +117,13 @@ impl Cause {
         match self {
             TailscaleNotFound | DaemonUnreachable | StatusUnparseable | Stopped | NeedsLogin
             | NeedsApproval | NotVerified => Health::Gray,
-            CertPending | CertExpiring | ControlUnreachable => Health::Yellow,
+            CertPending | CertExpiring | ControlUnreachable | EndpointDegraded => Health::Yellow,
             Healthy => Health::Green,
             // Listed, not defaulted: a new cause must say its colour here.
             MagicdnsDisabled | HttpsDisabled | ServeNotConfigured | ServeNameMismatch
             | ServePlainHttp | ListenerUnreachable | CertNeedsControl | CertIssuanceFailing
             | CertInvalid | BackendDown | BackendNotResponding | BackendCertRejected
-            | ServeProxyFailing => Health::Red,
+            | ServeProxyFailing | EndpointFailing => Health::Red,
         }
     }
 }
@@ -217,6 +221,7 @@ stable_ids! {
         RenewCert = "renew_cert",
         StartBackend = "start_backend",
         ServeInsecureBackend = "serve_insecure_backend",
+        EditPolicy = "edit_policy",
         CheckNetwork = "check_network",
         SshTunnel = "ssh_tunnel",
         HttpFallback = "http_fallback",
@@ -279,6 +284,9 @@ pub struct Diagnosis {
     pub backend_port: u16,
     pub backend_port_source: PortSource,
     pub checks: Vec<Check>,
+    /// Every endpoint of the serve config with its own verdict (the main chain above follows
+    /// the one marked `primary`).
+    pub endpoints: Vec<super::endpoints::Report>,
     pub fixes: Vec<Fix>,
     /// Consent URL a CLI or LocalAPI call handed out (`https://login.tailscale.com/f/serve?…`).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -28,6 +28,7 @@ pub fn write_action(id: FixId) -> Option<Action> {
         | FixId::RenewCert
         | FixId::StartBackend
         | FixId::ServeInsecureBackend
+        | FixId::EditPolicy
         | FixId::CheckNetwork
         | FixId::SshTunnel => None,
     }

@@ -40,6 +40,9 @@ pub struct TcpPortHandler {
     pub tcp_forward: String,
     #[serde(default, rename = "TerminateTLS", deserialize_with = "nullable")]
     pub terminate_tls: String,
+    /// PROXY protocol version sent to a forward's target (0: none).
+    #[serde(default, rename = "ProxyProtocol", deserialize_with = "nullable")]
+    pub proxy_protocol: u64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]

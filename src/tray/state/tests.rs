@@ -25,6 +25,7 @@ pub(crate) fn diag(cause: Cause) -> Diagnosis {
         url: Some("https://laptop.tail1234.ts.net/".into()),
         backend_port: 18080,
         backend_port_source: PortSource::ServeConfig,
+        endpoints: vec![],
         checks: vec![
             Check {
                 id: CheckId::TailscaleCli,
