@@ -6,4 +6,5 @@
 mod harness;
 
 mod diagnose;
+mod endpoints;
 mod fix;
