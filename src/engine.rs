@@ -361,8 +361,9 @@ impl Engine {
             });
             ev.cert_cmd = Step::Running;
         }
-        // TLS and backend need the serve config: it names the HTTPS port and the proxy target.
-        if !matches!(ev.serve, Step::Done { .. }) {
+        // TLS and backend need the serve config: it names the HTTPS port and the proxy target
+        // (an unreadable one names neither, and nothing is probed in their place).
+        if ev.serve_ok().is_none() {
             return;
         }
         let plan = diagnosis::plan(ev);

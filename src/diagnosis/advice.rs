@@ -64,6 +64,10 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &ProbePlan) -> String {
             _ => format!("The certificate served for {name} is not valid."),
         },
         BackendDown => format!("HTTPS works, but nothing answers on the backend {}.", p.backend_addr.as_deref().unwrap_or("port")),
+        ServeConfigUnreadable => match ev.serve.value() {
+            Some(Err(e)) => format!("The serve config could not be read ({}), so nothing can be said about serve; no port or backend is assumed in its place.", e.describe()),
+            _ => "The serve config could not be read.".into(),
+        },
         BackendCertRejected => {
             let detail = match ev.backend.value() {
                 Some(HttpOutcome::CertRejected { detail, .. }) => detail.as_str(),
@@ -356,6 +360,12 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&st
             )]
         }
         EndpointFailing | EndpointDegraded => endpoint_fixes(ev, p, &recreate),
+        ServeConfigUnreadable => vec![fix(
+            FixId::CheckCliAccess,
+            "Read the serve config yourself and check what the CLI says",
+            Some(format!("{cli} serve status --json")),
+            None,
+        )],
         CertExpiring => vec![cert_cmd, logs],
         ControlUnreachable => vec![fix(
             FixId::CheckNetwork,
@@ -363,6 +373,34 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&st
             None,
             None,
         )],
+        NotVerified if ev.status_ok().is_some_and(|s| s.tun == Some(false)) && p.dial.is_err() => {
+            let url = p.url().unwrap_or_else(|| format!("https://{name}/"));
+            vec![
+                fix(
+                    FixId::CheckNetwork,
+                    "Userspace networking has no local listener: open the site through the SOCKS5 (or HTTP) proxy tailscaled can run (tailscaled --socks5-server=localhost:1055, or --outbound-http-proxy-listen=localhost:1054)",
+                    Some(format!(
+                        "curl --proxy socks5h://localhost:1055 {}",
+                        crate::shell::word(&url)
+                    )),
+                    None,
+                ),
+                fix(
+                    FixId::CheckNetwork,
+                    format!(
+                        "Or open {url} from another device of the tailnet, or point --connect at an address that reaches this node's serve port"
+                    ),
+                    None,
+                    None,
+                ),
+                fix(
+                    FixId::RenewCert,
+                    "Or run with --deep: it asks tailscaled for the certificate itself (tailscale cert), which needs no listener",
+                    Some("serve-doctor diagnose --deep".into()),
+                    None,
+                ),
+            ]
+        }
         NotVerified => vec![fix(
             FixId::CheckNetwork,
             "Check it from a device that can reach the node (or point --connect at an address that reaches its serve port)",

@@ -261,6 +261,13 @@ pub fn plan(ev: &Evidence) -> ProbePlan {
         (Some(ServeFinding::Https { mount, .. }), None) => {
             Err(format!("serve does not proxy here ({})", mount.what))
         }
+        // An unreadable config names no backend: one is probed only when the user named it.
+        (None, None)
+            if matches!(ev.serve, Step::Done { value: Err(_), .. })
+                && backend_port_source == PortSource::Default =>
+        {
+            Err("the serve config could not be read, so its backend is not known".to_string())
+        }
         _ => ProxyTarget::parse(&format!("127.0.0.1:{backend_port}"))
             .ok_or_else(|| format!("port {backend_port} cannot be probed")),
     };

@@ -42,6 +42,35 @@ pub fn assemble(
             .filter(|s| s.backend_state.is_known())
             .map(|s| s.backend_state.to_string()),
     };
+    let mut checks = checks::checks(ev, &p);
+    let mut endpoints = endpoints::reports(ev, &p);
+    if complete {
+        // A final report has no "pending": a step that never reported back (its probe
+        // panicked) is an error, not a pass and not a wait.
+        for c in checks
+            .iter_mut()
+            .filter(|c| c.status == CheckStatus::Pending)
+        {
+            c.status = CheckStatus::Error;
+            c.detail = format!(
+                "did not finish (the probe stopped unexpectedly): {}",
+                c.detail
+            );
+        }
+        for e in &mut endpoints {
+            if e.status == CheckStatus::Pending {
+                e.status = CheckStatus::Error;
+                e.summary = "a probe did not finish (it stopped unexpectedly)".into();
+            }
+            for l in e
+                .checks
+                .iter_mut()
+                .filter(|l| l.status == CheckStatus::Pending)
+            {
+                l.status = CheckStatus::Error;
+            }
+        }
+    }
     Diagnosis {
         health: cause.health(),
         cause,
@@ -50,8 +79,8 @@ pub fn assemble(
         node,
         backend_port: p.backend_port,
         backend_port_source: p.backend_port_source,
-        checks: checks::checks(ev, &p),
-        endpoints: endpoints::reports(ev, &p),
+        checks,
+        endpoints,
         fixes: advice::fixes(cause, ev, &p, consent_url.as_deref()),
         consent_url,
         route,

@@ -56,6 +56,7 @@ stable_ids! {
         NeedsApproval = "needs_approval",
         MagicdnsDisabled = "magicdns_disabled",
         HttpsDisabled = "https_disabled",
+        ServeConfigUnreadable = "serve_config_unreadable",
         ServeNotConfigured = "serve_not_configured",
         ServeNameMismatch = "serve_name_mismatch",
         ServePlainHttp = "serve_plain_http",
@@ -91,6 +92,7 @@ impl Cause {
             NeedsApproval => "This machine awaits approval",
             MagicdnsDisabled => "MagicDNS is off for the tailnet",
             HttpsDisabled => "HTTPS certificates are off for the tailnet",
+            ServeConfigUnreadable => "Serve config unreadable",
             ServeNotConfigured => "Serve is not configured",
             ServeNameMismatch => "Serve config is keyed to an old name",
             ServePlainHttp => "Serve uses plain HTTP, not HTTPS",
@@ -115,8 +117,14 @@ impl Cause {
     pub fn health(self) -> Health {
         use Cause::*;
         match self {
-            TailscaleNotFound | DaemonUnreachable | StatusUnparseable | Stopped | NeedsLogin
-            | NeedsApproval | NotVerified => Health::Gray,
+            TailscaleNotFound
+            | DaemonUnreachable
+            | StatusUnparseable
+            | Stopped
+            | NeedsLogin
+            | NeedsApproval
+            | ServeConfigUnreadable
+            | NotVerified => Health::Gray,
             CertPending | CertExpiring | ControlUnreachable | EndpointDegraded => Health::Yellow,
             Healthy => Health::Green,
             // Listed, not defaulted: a new cause must say its colour here.

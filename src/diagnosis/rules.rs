@@ -118,6 +118,12 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &ProbePlan) -> Tri {
             })
             .into(),
         HttpsDisabled => st.is_some_and(|s| s.cert_domains.is_empty()).into(),
+        // `serve status` failed or printed something that is not a serve config: nothing can be
+        // said about serve, and no backend or port is made up in its place.
+        ServeConfigUnreadable => match running {
+            true => on(&ev.serve, true, |r| r.is_err()),
+            false => Tri::No,
+        },
         ServeNotConfigured => serve_is(ev, p, |f| matches!(f, ServeFinding::NotConfigured { .. })),
         ServeNameMismatch => serve_is(ev, p, |f| matches!(f, ServeFinding::NameMismatch { .. })),
         ServePlainHttp => serve_is(ev, p, |f| matches!(f, ServeFinding::PlainHttp { .. })),
@@ -304,7 +310,9 @@ pub fn final_cause(ev: &Evidence, p: &ProbePlan) -> Cause {
             return c;
         }
     }
-    Cause::Healthy
+    // Nothing certain, not even healthy (a probe that never reported back, e.g. one that
+    // panicked): never green without evidence.
+    Cause::NotVerified
 }
 
 pub(super) fn secs(ms: u64) -> String {

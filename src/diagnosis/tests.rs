@@ -588,3 +588,33 @@ fn control_offline_explains_a_failing_handshake() {
         Cause::CertPending
     );
 }
+
+#[test]
+fn an_unreadable_serve_config_is_its_own_verdict_and_no_backend_is_made_up() {
+    let mut ev = healthy();
+    ev.serve = done(Err(CliFailure::Unparseable {
+        first_bytes: "<html>".into(),
+        error: "expected value".into(),
+    }));
+    ev.tls = Step::NotStarted;
+    ev.backend = Step::NotStarted;
+    ev.via_serve = Step::NotStarted;
+    let p = plan(&ev);
+    assert!(p.backend_target.is_none(), "{:?}", p.backend_addr);
+    assert_eq!(certain(&ev), Some(Cause::ServeConfigUnreadable));
+    let d = assemble(&ev, None, "t".into(), 0, true);
+    assert!(d.summary.contains("<html>"), "{}", d.summary);
+    assert_eq!(d.health, Health::Gray);
+}
+
+#[test]
+fn a_probe_that_never_reported_back_is_an_error_and_never_green() {
+    let mut ev = healthy();
+    // The request through serve was started and its task died (a panic): still Running at the end.
+    ev.via_serve = Step::Running;
+    let d = assemble(&ev, None, "t".into(), 0, true);
+    assert_eq!(d.cause, Cause::NotVerified);
+    let c = d.check(CheckId::ServeProxy).unwrap();
+    assert_eq!(c.status, CheckStatus::Error, "{c:?}");
+    assert!(d.checks.iter().all(|c| c.status != CheckStatus::Pending));
+}

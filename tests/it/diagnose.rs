@@ -520,6 +520,14 @@ async fn userspace_networking_skips_the_listener_with_the_reason() {
             .unwrap()
             .contains("userspace")
     );
+    // How to make the check run: through the proxy tailscaled can run, from another device,
+    // or with --deep.
+    let fix = v["fixes"][0]["command"].as_str().unwrap();
+    assert_eq!(
+        fix,
+        "curl --proxy socks5h://localhost:1055 https://box.tail1234.ts.net/"
+    );
+    assert!(v["fixes"][2]["title"].as_str().unwrap().contains("--deep"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

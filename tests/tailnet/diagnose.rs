@@ -179,6 +179,34 @@ fn userspace_node_is_not_green_without_a_handshake() {
         assert_eq!(v["cause"], "not_verified", "{route:?}: {}", brief(&v));
         assert_eq!(code, 3);
         assert_eq!(check(&v, "tls_handshake")["status"], "skip");
+        // The way it offers to make the check run works: the phone's own SOCKS5 proxy
+        // reaches its serve listener (the bench's phone runs one on localhost:1055).
+        let cmd = v["fixes"][0]["command"].as_str().unwrap();
+        assert!(
+            cmd.starts_with("curl --proxy socks5h://localhost:1055 "),
+            "{cmd}"
+        );
+        let o = b
+            .in_ns("curl")
+            .args([
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "20",
+            ])
+            .arg("--cacert")
+            .arg(b.pebble_root())
+            .args([
+                "--proxy",
+                "socks5h://localhost:1055",
+                "https://phone.tailnet.test/",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "200", "{o:?}");
     }
     b.ts_ok(PHONE, &["serve", "reset"]);
 }

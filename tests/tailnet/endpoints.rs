@@ -63,7 +63,10 @@ fn every_endpoint_of_a_multi_port_config_with_funnel() {
     let v = b.expect_cause(ROUTES, &[], "endpoint_degraded", 1);
     let main = endpoint(&v, &format!("https://{SERVER_NAME}/"));
     assert!(
-        main["summary"].as_str().unwrap().contains("\"funnel\" node attribute"),
+        main["summary"]
+            .as_str()
+            .unwrap()
+            .contains("\"funnel\" node attribute"),
         "{main:#}"
     );
 
@@ -88,7 +91,14 @@ impl TlsBackend {
         std::fs::create_dir_all(&dir).unwrap();
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         let made = std::process::Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
             .args(["-nodes", "-days", "30", "-subj", "/CN=localhost"])
             .args(["-addext", "subjectAltName=DNS:localhost", "-keyout"])
             .arg(&key)
@@ -100,7 +110,14 @@ impl TlsBackend {
         assert!(made.success(), "openssl req");
         let child = b
             .in_ns("openssl")
-            .args(["s_server", "-quiet", "-www", "-accept", "127.0.0.1:18443", "-cert"])
+            .args([
+                "s_server",
+                "-quiet",
+                "-www",
+                "-accept",
+                "127.0.0.1:18443",
+                "-cert",
+            ])
             .arg(&cert)
             .arg("-key")
             .arg(&key)
@@ -145,7 +162,12 @@ fn https_backend_without_an_ip_san_gets_502_from_serve_and_the_insecure_fix_work
     // The printed fix, as the user would run it, makes it green.
     b.ts_ok(
         SERVER,
-        &["serve", "--bg", "--https=443", "https+insecure://127.0.0.1:18443"],
+        &[
+            "serve",
+            "--bg",
+            "--https=443",
+            "https+insecure://127.0.0.1:18443",
+        ],
     );
     b.expect_cause(ROUTES, &[], "healthy", 0);
 }
