@@ -47,6 +47,9 @@ pub struct Config {
     /// Dial this "host:port" for the HTTPS probe instead of the node's first Tailscale IP.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connect: Option<String>,
+    /// SOCKS5 proxy into the tailnet (`--socks5`), for a userspace-networking node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socks5: Option<String>,
     /// Extra trust anchors (PEM) on top of the system store.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
@@ -76,6 +79,7 @@ impl Default for Config {
             socket_path: None,
             backend_port: None,
             connect: None,
+            socks5: None,
             ca_file: None,
             timeout_secs: DEFAULT_TIMEOUT_SECS,
             poll_interval_secs: DEFAULT_POLL_SECS,

@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use crate::diagnosis::{
     self, Diagnosis, Evidence, Inputs, Platform, ProbePlan, Step, endpoints, rules,
 };
-use crate::probe::{self, HttpOutcome, TcpOutcome, TlsOutcome, Trust};
+use crate::probe::{self, HttpOutcome, TcpOutcome, TlsOutcome, Trust, Via};
 use crate::tailscale::localapi::{self, Discovery, LocalApi, Roots};
 use crate::tailscale::route::{AnyRoute, ApiRoute, CliRoute, Route, api_failure};
 use crate::tailscale::{self, CertCommand, CliFailure, ServeConfig, Status};
@@ -40,6 +40,11 @@ pub struct Options {
     pub config_tailscale: Option<PathBuf>,
     /// `--connect HOST:PORT`.
     pub connect: Option<String>,
+    /// `--socks5 HOST:PORT`: the node's tailnet addresses are dialed through this proxy.
+    pub socks5: Option<String>,
+    /// How the node's own loopback (its backends, its forwards' targets) is reached: directly
+    /// for this node, through the SSH connection for a remote one.
+    pub node_via: Via,
     /// `--ca-file PEM`.
     pub ca_file: Option<PathBuf>,
     /// `--port`; the config file's value is kept apart to report where the port came from.
@@ -145,6 +150,14 @@ impl Engine {
         &self.opts
     }
 
+    /// How this machine reaches the node's tailnet addresses.
+    fn tailnet_via(&self) -> Via {
+        match &self.opts.socks5 {
+            Some(proxy) => Via::Socks5(proxy.clone()),
+            None => Via::Direct,
+        }
+    }
+
     /// The CLI this engine would use, if any.
     pub fn locate(&self) -> Result<tailscale::Located, tailscale::NotFound> {
         tailscale::locate(
@@ -159,6 +172,7 @@ impl Engine {
             port_flag: self.opts.port,
             config_port: self.opts.config_port,
             connect: self.opts.connect.clone(),
+            socks5: self.opts.socks5.clone(),
             deep: self.opts.deep,
             ssh_user: self.opts.ssh_user.clone(),
             ssh_host: self.opts.ssh_host.clone(),
@@ -353,6 +367,7 @@ impl Engine {
         if !running {
             return;
         }
+        let (tailnet, node) = (self.tailnet_via(), self.opts.node_via.clone());
         if let (true, Step::NotStarted, Some(cli)) = (self.opts.deep, &ev.cert_cmd, cli) {
             let (cli, name) = (cli.clone(), name.clone());
             tasks.spawn(async move {
@@ -369,10 +384,11 @@ impl Engine {
         let plan = diagnosis::plan(ev);
         if let (Step::NotStarted, Ok(dial)) = (&ev.tls, &plan.dial) {
             let (dial, name, trust) = (dial.clone(), name.clone(), self.trust.clone());
+            let tailnet = tailnet.clone();
             tasks.spawn(async move {
                 let s = Instant::now();
                 Done::Tls(
-                    probe::tls_handshake(&dial, &name, &trust, t).await,
+                    probe::tls_handshake(&dial, &tailnet, &name, &trust, t).await,
                     ms_since(s),
                 )
             });
@@ -381,10 +397,11 @@ impl Engine {
         if let (Step::NotStarted, Some(target)) = (&ev.backend, &plan.backend_target) {
             let (target, trust, insecure) =
                 (target.clone(), self.trust.clone(), self.insecure.clone());
+            let node = node.clone();
             tasks.spawn(async move {
                 let s = Instant::now();
                 Done::Backend(
-                    probe::backend_get(&target, &trust, &insecure, t).await,
+                    probe::backend_get(&target, &node, &trust, &insecure, t).await,
                     ms_since(s),
                 )
             });
@@ -396,9 +413,11 @@ impl Engine {
             (&ev.via_serve, ev.tls.value(), &plan.dial)
         {
             let (dial, name, trust) = (dial.clone(), name.clone(), self.trust.clone());
+            let tailnet = tailnet.clone();
             tasks.spawn(async move {
                 let s = Instant::now();
-                let o = probe::http_get(&dial, &name, "/", Some((&name, &trust)), t).await;
+                let o =
+                    probe::http_get(&dial, &tailnet, &name, "/", Some((&name, &trust)), t).await;
                 Done::Via(o, ms_since(s))
             });
             ev.via_serve = Step::Running;
@@ -427,6 +446,7 @@ impl Engine {
             .map_or(dial.as_str(), |(h, _)| h)
             .to_string();
         let t = self.opts.timeout;
+        let (tailnet, node) = (self.tailnet_via(), self.opts.node_via.clone());
         for ep in plan.endpoints.iter().filter(|e| e.ours() && !e.primary) {
             let main_tls = endpoints::shares_main_handshake(plan, ep);
             let main_tls_ok = matches!(ev.tls.value(), Some(TlsOutcome::Established { .. }));
@@ -451,11 +471,12 @@ impl Engine {
             if let (Step::NotStarted, Some(target)) = (&st.backend, &ep.target) {
                 let (target, trust, insecure) =
                     (target.clone(), self.trust.clone(), self.insecure.clone());
+                let node = node.clone();
                 spawn(
                     tasks,
                     Box::pin(async move {
                         EndpointDone::Backend(
-                            probe::backend_get(&target, &trust, &insecure, t).await,
+                            probe::backend_get(&target, &node, &trust, &insecure, t).await,
                         )
                     }),
                 );
@@ -463,31 +484,36 @@ impl Engine {
             }
             if let (Step::NotStarted, Some(fwd)) = (&st.forward, &ep.forward) {
                 let fwd = fwd.clone();
+                let node = node.clone();
                 spawn(
                     tasks,
-                    Box::pin(
-                        async move { EndpointDone::Forward(probe::tcp_connect(&fwd, t).await.0) },
-                    ),
+                    Box::pin(async move {
+                        EndpointDone::Forward(probe::tcp_connect(&fwd, &node, t).await.0)
+                    }),
                 );
                 st.forward = Step::Running;
             }
             if ep.kind == endpoints::Kind::Tcp && !ep.tls && matches!(st.listener, Step::NotStarted)
             {
                 let addr = addr.clone();
+                let tailnet = tailnet.clone();
                 spawn(
                     tasks,
                     Box::pin(async move {
-                        EndpointDone::Listener(probe::tcp_connect(&addr, t).await.0)
+                        EndpointDone::Listener(probe::tcp_connect(&addr, &tailnet, t).await.0)
                     }),
                 );
                 st.listener = Step::Running;
             }
             if ep.tls && !main_tls && matches!(st.tls, Step::NotStarted) {
                 let (addr, sni, trust) = (addr.clone(), ep.sni.clone(), self.trust.clone());
+                let tailnet = tailnet.clone();
                 spawn(
                     tasks,
                     Box::pin(async move {
-                        EndpointDone::Tls(probe::tls_handshake(&addr, &sni, &trust, t).await)
+                        EndpointDone::Tls(
+                            probe::tls_handshake(&addr, &tailnet, &sni, &trust, t).await,
+                        )
                     }),
                 );
                 st.tls = Step::Running;
@@ -508,6 +534,7 @@ impl Engine {
                     self.trust.clone(),
                 );
                 let tls = ep.tls;
+                let tailnet = tailnet.clone();
                 spawn(
                     tasks,
                     Box::pin(async move {
@@ -516,7 +543,9 @@ impl Engine {
                         } else {
                             None
                         };
-                        EndpointDone::Request(probe::http_get(&addr, &sni, &path, via, t).await)
+                        EndpointDone::Request(
+                            probe::http_get(&addr, &tailnet, &sni, &path, via, t).await,
+                        )
                     }),
                 );
                 st.request = Step::Running;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::engine::Options;
+use crate::probe::Via;
 
 /// The global flags (`diagnose`, `fix` and the app) and the app's own ones; each wins over the
 /// config file for this run.
@@ -29,6 +30,10 @@ pub struct Overrides {
     /// server name stays the node's DNS name)
     #[arg(long, global = true, value_name = "HOST:PORT", value_parser = parse_host_port)]
     pub connect: Option<String>,
+    /// Reach the node's tailnet addresses through this SOCKS5 proxy (tailscaled's own
+    /// `--socks5-server` on a userspace-networking node); names are resolved by the proxy
+    #[arg(long, global = true, value_name = "HOST:PORT", value_parser = parse_host_port)]
+    pub socks5: Option<String>,
     /// Extra trust anchors (PEM) on top of the system store
     #[arg(long = "ca-file", global = true, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
@@ -64,6 +69,8 @@ pub fn resolve(o: &Overrides, c: &Config) -> Settings {
         socket: o.socket.clone().or_else(|| c.socket_path.clone()),
         config_tailscale: c.tailscale_path.clone(),
         connect: o.connect.clone().or_else(|| c.connect.clone()),
+        socks5: o.socks5.clone().or_else(|| c.socks5.clone()),
+        node_via: Via::Direct,
         ca_file: o.ca_file.clone().or_else(|| c.ca_file.clone()),
         // The config file's port is kept apart, so a diagnosis can say where the port came from.
         port: o.port,

@@ -378,7 +378,13 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&st
             vec![
                 fix(
                     FixId::CheckNetwork,
-                    "Userspace networking has no local listener: open the site through the SOCKS5 (or HTTP) proxy tailscaled can run (tailscaled --socks5-server=localhost:1055, or --outbound-http-proxy-listen=localhost:1054)",
+                    "Userspace networking has no local listener: run the check through the SOCKS5 proxy tailscaled can run (tailscaled --socks5-server=localhost:1055)",
+                    Some("serve-doctor diagnose --socks5 localhost:1055".into()),
+                    None,
+                ),
+                fix(
+                    FixId::CheckNetwork,
+                    "Or open the site through that proxy (or the HTTP one, --outbound-http-proxy-listen=localhost:1054)",
                     Some(format!(
                         "curl --proxy socks5h://localhost:1055 {}",
                         crate::shell::word(&url)

@@ -60,6 +60,8 @@ pub struct Inputs {
     pub port_flag: Option<u16>,
     pub config_port: Option<u16>,
     pub connect: Option<String>,
+    /// `--socks5`: the node's tailnet addresses are reachable through this proxy.
+    pub socks5: Option<String>,
     pub deep: bool,
     pub ssh_user: Option<String>,
     pub ssh_host: Option<String>,
@@ -280,7 +282,7 @@ pub fn plan(ev: &Evidence) -> ProbePlan {
     let dial = match (&ev.inputs.connect, status) {
         (Some(c), _) => Ok(c.clone()),
         (None, None) => Err("no status".to_string()),
-        (None, Some(s)) if s.tun == Some(false) => Err(
+        (None, Some(s)) if s.tun == Some(false) && ev.inputs.socks5.is_none() => Err(
             "userspace networking (TUN off): tailscaled has no local listener to dial; pass --connect or probe from another device"
                 .to_string(),
         ),

@@ -17,7 +17,7 @@ use tokio::time::Instant as Deadline;
 
 use super::tcp::{connect_until, ms_since};
 use super::tls::{Trust, connect_tls};
-use super::{HttpOutcome, TcpOutcome, TlsOutcome};
+use super::{HttpOutcome, TcpOutcome, TlsOutcome, Via};
 use crate::tailscale::serve::{ProxyTarget, Scheme};
 
 const USER_AGENT_VALUE: &str = concat!("serve-doctor/", env!("CARGO_PKG_VERSION"));
@@ -28,6 +28,7 @@ const USER_AGENT_VALUE: &str = concat!("serve-doctor/", env!("CARGO_PKG_VERSION"
 /// bounds everything: connect, handshake, request and response head.
 pub async fn http_get(
     addr: &str,
+    via: &Via,
     host: &str,
     path: &str,
     tls: Option<(&str, &Trust)>,
@@ -40,12 +41,12 @@ pub async fn http_get(
         Err(detail) => return HttpOutcome::Failed { detail },
     };
     match tls {
-        None => match connect_until(addr, started, deadline).await {
+        None => match connect_until(addr, via, started, deadline).await {
             (_, Some(tcp)) => exchange(tcp, request, started, deadline).await,
             (tcp, None) => HttpOutcome::Connect { tcp },
         },
         Some((server_name, trust)) => {
-            match connect_tls(addr, server_name, trust, started, deadline).await {
+            match connect_tls(addr, via, server_name, trust, started, deadline).await {
                 Ok(stream) => exchange(stream, request, started, deadline).await,
                 Err(TlsOutcome::Connect { tcp }) => HttpOutcome::Connect { tcp },
                 Err(TlsOutcome::CertRejected {
@@ -64,6 +65,7 @@ pub async fn http_get(
 /// `insecure` is the trust that accepts any certificate ([`Trust::accept_any`]).
 pub async fn backend_get(
     target: &ProxyTarget,
+    via: &Via,
     trust: &Trust,
     insecure: &Trust,
     timeout: Duration,
@@ -75,12 +77,30 @@ pub async fn backend_get(
     };
     let addr = target.addr.as_str();
     match target.scheme {
-        Scheme::Http => http_get(addr, addr, path, None, timeout).await,
-        Scheme::Https => http_get(addr, addr, path, Some((&target.host, trust)), timeout).await,
-        Scheme::HttpsInsecure => {
-            http_get(addr, addr, path, Some((&target.host, insecure)), timeout).await
+        Scheme::Http => http_get(addr, via, addr, path, None, timeout).await,
+        Scheme::Https => {
+            http_get(addr, via, addr, path, Some((&target.host, trust)), timeout).await
         }
-        Scheme::Unix => unix_get(addr, path, timeout).await,
+        Scheme::HttpsInsecure => {
+            http_get(
+                addr,
+                via,
+                addr,
+                path,
+                Some((&target.host, insecure)),
+                timeout,
+            )
+            .await
+        }
+        // A unix socket is on this machine only; there is no proxying it.
+        Scheme::Unix => match via {
+            Via::Direct => unix_get(addr, path, timeout).await,
+            Via::Socks5(_) => HttpOutcome::Failed {
+                detail: format!(
+                    "unix:{addr} is on the other machine and cannot be reached from here"
+                ),
+            },
+        },
     }
 }
 

@@ -8,6 +8,7 @@
 //! get a certificate).
 
 pub mod http;
+mod socks;
 pub mod tcp;
 pub mod tls;
 
@@ -17,6 +18,16 @@ use serde::Serialize;
 pub use http::{backend_get, http_get};
 pub use tcp::tcp_connect;
 pub use tls::{Trust, TrustError, tls_handshake};
+
+/// How a probe reaches its address: directly, or through a SOCKS5 proxy ("host:port" of the
+/// proxy) that resolves and dials on its side — tailscaled's own proxy into the tailnet on a
+/// userspace node, or `ssh -D` to a remote node's loopback.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Via {
+    #[default]
+    Direct,
+    Socks5(String),
+}
 
 /// What a plain TCP connect found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -9,25 +9,36 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::time::Instant as Deadline;
 
-use super::TcpOutcome;
+use super::{TcpOutcome, Via};
 
 /// Resolves `addr` ("host:port"; the host may be an IP, `[::1]` or a name such as `localhost`)
 /// and connects, all within `timeout`.
 ///
 /// The stream is `Some` exactly when the outcome is [`TcpOutcome::Connected`]; callers that only
 /// want the evidence can drop it.
-pub async fn tcp_connect(addr: &str, timeout: Duration) -> (TcpOutcome, Option<TcpStream>) {
-    connect_until(addr, Instant::now(), Deadline::now() + timeout).await
+pub async fn tcp_connect(
+    addr: &str,
+    via: &Via,
+    timeout: Duration,
+) -> (TcpOutcome, Option<TcpStream>) {
+    connect_until(addr, via, Instant::now(), Deadline::now() + timeout).await
 }
 
 /// [`tcp_connect`] against a deadline shared with later steps (TLS, HTTP), so that one timeout
 /// bounds the whole probe. `started` is when the whole probe began: all `ms` are measured from it.
 pub(crate) async fn connect_until(
     addr: &str,
+    via: &Via,
     started: Instant,
     deadline: Deadline,
 ) -> (TcpOutcome, Option<TcpStream>) {
-    match tokio::time::timeout_at(deadline, resolve_and_connect(addr)).await {
+    let connect = async {
+        match via {
+            Via::Direct => resolve_and_connect(addr).await,
+            Via::Socks5(proxy) => through_socks5(proxy, addr).await,
+        }
+    };
+    match tokio::time::timeout_at(deadline, connect).await {
         Ok(Ok(stream)) => (
             TcpOutcome::Connected {
                 ms: ms_since(started),
@@ -82,6 +93,29 @@ async fn resolve_and_connect(addr: &str) -> Result<TcpStream, TcpOutcome> {
             None => format!("{addr} resolved to no address"),
         },
     })
+}
+
+/// Connects to the proxy, then asks it for `addr`; the proxy's refusal is `Refused` like a
+/// direct one, so the evidence reads the same from either vantage point.
+async fn through_socks5(proxy: &str, addr: &str) -> Result<TcpStream, TcpOutcome> {
+    let (host, port) = addr
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+        .ok_or_else(|| TcpOutcome::Unreachable {
+            reason: format!("{addr:?} is not host:port"),
+        })?;
+    let mut stream = resolve_and_connect(proxy)
+        .await
+        .map_err(|o| TcpOutcome::Unreachable {
+            reason: format!("the SOCKS5 proxy {proxy} cannot be reached ({o:?})"),
+        })?;
+    match super::socks::connect(&mut stream, host, port).await {
+        Ok(()) => Ok(stream),
+        Err(text) if super::socks::is_refused(&text) => Err(TcpOutcome::Refused),
+        Err(text) => Err(TcpOutcome::Unreachable {
+            reason: format!("{addr} through the SOCKS5 proxy {proxy}: {text}"),
+        }),
+    }
 }
 
 pub(crate) fn ms_since(started: Instant) -> u64 {

@@ -29,7 +29,7 @@ use tokio_rustls::client::TlsStream;
 use x509_parser::extensions::GeneralName;
 
 use super::tcp::{connect_until, ms_since};
-use super::{CertInfo, CertProblem, TlsOutcome};
+use super::{CertInfo, CertProblem, TlsOutcome, Via};
 
 /// The trust anchors (system store plus extras) and client settings every handshake uses.
 ///
@@ -274,12 +274,14 @@ impl ServerCertVerifier for Recorder {
 /// `timeout`. Never fails: every way it can go wrong is an outcome.
 pub async fn tls_handshake(
     addr: &str,
+    via: &Via,
     server_name: &str,
     trust: &Trust,
     timeout: Duration,
 ) -> TlsOutcome {
     handshake_until(
         addr,
+        via,
         server_name,
         trust,
         Instant::now(),
@@ -294,12 +296,13 @@ pub async fn tls_handshake(
 /// whole probe.
 pub(crate) async fn connect_tls(
     addr: &str,
+    via: &Via,
     server_name: &str,
     trust: &Trust,
     started: Instant,
     deadline: Deadline,
 ) -> Result<TlsStream<TcpStream>, TlsOutcome> {
-    match handshake_until(addr, server_name, trust, started, deadline).await {
+    match handshake_until(addr, via, server_name, trust, started, deadline).await {
         (_, Some(stream)) => Ok(stream),
         (outcome, None) => Err(outcome),
     }
@@ -308,6 +311,7 @@ pub(crate) async fn connect_tls(
 /// The stream is `Some` exactly when the outcome is [`TlsOutcome::Established`].
 async fn handshake_until(
     addr: &str,
+    via: &Via,
     server_name: &str,
     trust: &Trust,
     started: Instant,
@@ -320,7 +324,7 @@ async fn handshake_until(
             return (TlsOutcome::Failed { detail }, None);
         }
     };
-    let tcp = match connect_until(addr, started, deadline).await {
+    let tcp = match connect_until(addr, via, started, deadline).await {
         (_, Some(tcp)) => tcp,
         (tcp, None) => return (TlsOutcome::Connect { tcp }, None),
     };

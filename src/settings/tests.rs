@@ -32,6 +32,7 @@ fn flags() -> Overrides {
         tailscale: Some("/flag/tailscale".into()),
         socket: Some("/flag/sock".into()),
         connect: Some("flag:2".into()),
+        socks5: Some("flag:1055".into()),
         ca_file: Some("/flag/ca.pem".into()),
         timeout: Some(Duration::from_millis(1500)),
         interval: Some(5),

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use serve_doctor::probe::{
-    CertProblem, HttpOutcome, TcpOutcome, TlsOutcome, Trust, http_get, tcp_connect, tls_handshake,
+    CertProblem, HttpOutcome, TcpOutcome, TlsOutcome, Trust, Via, http_get, tcp_connect,
+    tls_handshake,
 };
 
 use crate::support::tls::{
@@ -31,7 +32,7 @@ fn trust(ca: &TestCa) -> Trust {
 #[tokio::test]
 async fn tcp_connects_to_a_listener() {
     let peer = http_backend(200).await;
-    let (outcome, stream) = tcp_connect(&peer.addr_str(), PATIENT).await;
+    let (outcome, stream) = tcp_connect(&peer.addr_str(), &Via::Direct, PATIENT).await;
     assert!(
         matches!(outcome, TcpOutcome::Connected { .. }),
         "{outcome:?}"
@@ -42,7 +43,7 @@ async fn tcp_connects_to_a_listener() {
 #[tokio::test]
 async fn tcp_to_a_closed_port_is_refused() {
     let addr = closed_port().await;
-    let (outcome, stream) = tcp_connect(&addr.to_string(), PATIENT).await;
+    let (outcome, stream) = tcp_connect(&addr.to_string(), &Via::Direct, PATIENT).await;
     assert_eq!(outcome, TcpOutcome::Refused);
     assert!(stream.is_none());
 }
@@ -51,7 +52,7 @@ async fn tcp_to_a_closed_port_is_refused() {
 async fn tcp_resolves_localhost() {
     let peer = http_backend(200).await;
     let addr = format!("localhost:{}", peer.addr().port());
-    let (outcome, _) = tcp_connect(&addr, PATIENT).await;
+    let (outcome, _) = tcp_connect(&addr, &Via::Direct, PATIENT).await;
     assert!(
         matches!(outcome, TcpOutcome::Connected { .. }),
         "{outcome:?}"
@@ -61,7 +62,7 @@ async fn tcp_resolves_localhost() {
 #[tokio::test]
 async fn tcp_to_an_address_that_does_not_resolve_is_unreachable() {
     // No port: fails in resolution without touching the network.
-    let (outcome, _) = tcp_connect("no-port-here", PATIENT).await;
+    let (outcome, _) = tcp_connect("no-port-here", &Via::Direct, PATIENT).await;
     assert!(
         matches!(&outcome, TcpOutcome::Unreachable { reason } if reason.contains("no-port-here")),
         "{outcome:?}"
@@ -76,7 +77,7 @@ async fn dropped_peer_stops_listening() {
     // The abort lands when the runtime next polls the task; give it a moment.
     let mut outcome = TcpOutcome::Connected { ms: 0 };
     for _ in 0..50 {
-        outcome = tcp_connect(&addr, PATIENT).await.0;
+        outcome = tcp_connect(&addr, &Via::Direct, PATIENT).await.0;
         if outcome == TcpOutcome::Refused {
             break;
         }
@@ -91,7 +92,7 @@ async fn dropped_peer_stops_listening() {
 async fn valid_cert_is_established_with_issuer_and_expiry() {
     let ca = TestCa::new();
     let peer = tls_peer(ca.leaf(NAME, 60), 200).await;
-    let outcome = tls_handshake(&peer.addr_str(), NAME, &trust(&ca), PATIENT).await;
+    let outcome = tls_handshake(&peer.addr_str(), &Via::Direct, NAME, &trust(&ca), PATIENT).await;
     let TlsOutcome::Established { version, cert, .. } = outcome else {
         panic!("expected Established, got {outcome:?}");
     };
@@ -115,7 +116,7 @@ async fn valid_cert_is_established_with_issuer_and_expiry() {
 async fn expiring_cert_is_established_and_says_when() {
     let ca = TestCa::new();
     let peer = tls_peer(ca.leaf(NAME, 5), 200).await;
-    let outcome = tls_handshake(&peer.addr_str(), NAME, &trust(&ca), PATIENT).await;
+    let outcome = tls_handshake(&peer.addr_str(), &Via::Direct, NAME, &trust(&ca), PATIENT).await;
     let TlsOutcome::Established { cert, .. } = outcome else {
         panic!("expected Established, got {outcome:?}");
     };
@@ -133,7 +134,7 @@ async fn ca_from_a_pem_file_is_trusted() {
     file.write_all(ca.pem().as_bytes()).unwrap();
     let trust = Trust::with_extra_pem_file(file.path()).unwrap();
     let peer = tls_peer(ca.leaf(NAME, 60), 200).await;
-    let outcome = tls_handshake(&peer.addr_str(), NAME, &trust, PATIENT).await;
+    let outcome = tls_handshake(&peer.addr_str(), &Via::Direct, NAME, &trust, PATIENT).await;
     assert!(
         matches!(outcome, TlsOutcome::Established { .. }),
         "{outcome:?}"
@@ -144,7 +145,7 @@ async fn ca_from_a_pem_file_is_trusted() {
 async fn wrong_name_is_rejected_with_the_presented_cert() {
     let ca = TestCa::new();
     let peer = tls_peer(ca.leaf("old-name.example-tailnet.ts.net", 60), 200).await;
-    let outcome = tls_handshake(&peer.addr_str(), NAME, &trust(&ca), PATIENT).await;
+    let outcome = tls_handshake(&peer.addr_str(), &Via::Direct, NAME, &trust(&ca), PATIENT).await;
     let TlsOutcome::CertRejected {
         problem,
         detail,
@@ -165,7 +166,7 @@ async fn wrong_name_is_rejected_with_the_presented_cert() {
 async fn expired_cert_is_rejected_as_expired() {
     let ca = TestCa::new();
     let peer = tls_peer(ca.leaf(NAME, -2), 200).await;
-    let outcome = tls_handshake(&peer.addr_str(), NAME, &trust(&ca), PATIENT).await;
+    let outcome = tls_handshake(&peer.addr_str(), &Via::Direct, NAME, &trust(&ca), PATIENT).await;
     let TlsOutcome::CertRejected {
         problem,
         detail,
@@ -188,7 +189,7 @@ async fn expired_cert_is_rejected_as_expired() {
 async fn self_signed_cert_is_unknown_issuer() {
     let ca = TestCa::new();
     let peer = tls_peer(self_signed_leaf(NAME), 200).await;
-    let outcome = tls_handshake(&peer.addr_str(), NAME, &trust(&ca), PATIENT).await;
+    let outcome = tls_handshake(&peer.addr_str(), &Via::Direct, NAME, &trust(&ca), PATIENT).await;
     let TlsOutcome::CertRejected {
         problem,
         detail,
@@ -205,7 +206,7 @@ async fn self_signed_cert_is_unknown_issuer() {
 async fn silent_server_is_a_stalled_handshake() {
     let ca = TestCa::new();
     let peer = stall_peer().await;
-    let outcome = tls_handshake(&peer.addr_str(), NAME, &trust(&ca), SHORT).await;
+    let outcome = tls_handshake(&peer.addr_str(), &Via::Direct, NAME, &trust(&ca), SHORT).await;
     assert!(
         matches!(outcome, TlsOutcome::Stalled { after_ms } if after_ms >= 250),
         "{outcome:?}"
@@ -216,7 +217,7 @@ async fn silent_server_is_a_stalled_handshake() {
 async fn internal_error_alert_is_reported_by_name() {
     let ca = TestCa::new();
     let peer = alert_peer().await;
-    let outcome = tls_handshake(&peer.addr_str(), NAME, &trust(&ca), PATIENT).await;
+    let outcome = tls_handshake(&peer.addr_str(), &Via::Direct, NAME, &trust(&ca), PATIENT).await;
     assert!(
         matches!(&outcome, TlsOutcome::Alert { description, .. } if description == "internal_error"),
         "{outcome:?}"
@@ -227,7 +228,7 @@ async fn internal_error_alert_is_reported_by_name() {
 async fn tls_to_a_closed_port_is_a_refused_connect() {
     let ca = TestCa::new();
     let addr = closed_port().await;
-    let outcome = tls_handshake(&addr.to_string(), NAME, &trust(&ca), PATIENT).await;
+    let outcome = tls_handshake(&addr.to_string(), &Via::Direct, NAME, &trust(&ca), PATIENT).await;
     assert_eq!(
         outcome,
         TlsOutcome::Connect {
@@ -240,7 +241,7 @@ async fn tls_to_a_closed_port_is_a_refused_connect() {
 async fn tls_to_a_plain_http_server_fails() {
     let ca = TestCa::new();
     let peer = http_backend(200).await;
-    let outcome = tls_handshake(&peer.addr_str(), NAME, &trust(&ca), PATIENT).await;
+    let outcome = tls_handshake(&peer.addr_str(), &Via::Direct, NAME, &trust(&ca), PATIENT).await;
     assert!(matches!(outcome, TlsOutcome::Failed { .. }), "{outcome:?}");
 }
 
@@ -248,7 +249,14 @@ async fn tls_to_a_plain_http_server_fails() {
 async fn invalid_server_name_fails_without_connecting() {
     let ca = TestCa::new();
     let addr = closed_port().await;
-    let outcome = tls_handshake(&addr.to_string(), "not a name", &trust(&ca), PATIENT).await;
+    let outcome = tls_handshake(
+        &addr.to_string(),
+        &Via::Direct,
+        "not a name",
+        &trust(&ca),
+        PATIENT,
+    )
+    .await;
     assert!(matches!(outcome, TlsOutcome::Failed { .. }), "{outcome:?}");
 }
 
@@ -257,7 +265,15 @@ async fn invalid_server_name_fails_without_connecting() {
 #[tokio::test]
 async fn healthy_backend_answers_200() {
     let peer = http_backend(200).await;
-    let outcome = http_get(&peer.addr_str(), "127.0.0.1", "/", None, PATIENT).await;
+    let outcome = http_get(
+        &peer.addr_str(),
+        &Via::Direct,
+        "127.0.0.1",
+        "/",
+        None,
+        PATIENT,
+    )
+    .await;
     assert!(
         matches!(outcome, HttpOutcome::Response { status: 200, .. }),
         "{outcome:?}"
@@ -267,12 +283,28 @@ async fn healthy_backend_answers_200() {
 #[tokio::test]
 async fn request_carries_host_user_agent_and_connection_close() {
     let peer = host_checking_backend("app.internal").await;
-    let outcome = http_get(&peer.addr_str(), "app.internal", "/", None, PATIENT).await;
+    let outcome = http_get(
+        &peer.addr_str(),
+        &Via::Direct,
+        "app.internal",
+        "/",
+        None,
+        PATIENT,
+    )
+    .await;
     assert!(
         matches!(outcome, HttpOutcome::Response { status: 200, .. }),
         "{outcome:?}"
     );
-    let outcome = http_get(&peer.addr_str(), "other.internal", "/", None, PATIENT).await;
+    let outcome = http_get(
+        &peer.addr_str(),
+        &Via::Direct,
+        "other.internal",
+        "/",
+        None,
+        PATIENT,
+    )
+    .await;
     assert!(
         matches!(outcome, HttpOutcome::Response { status: 400, .. }),
         "{outcome:?}"
@@ -282,7 +314,15 @@ async fn request_carries_host_user_agent_and_connection_close() {
 #[tokio::test]
 async fn failing_backend_status_is_reported() {
     let peer = http_backend(502).await;
-    let outcome = http_get(&peer.addr_str(), "127.0.0.1", "/", None, PATIENT).await;
+    let outcome = http_get(
+        &peer.addr_str(),
+        &Via::Direct,
+        "127.0.0.1",
+        "/",
+        None,
+        PATIENT,
+    )
+    .await;
     assert!(
         matches!(outcome, HttpOutcome::Response { status: 502, .. }),
         "{outcome:?}"
@@ -292,7 +332,15 @@ async fn failing_backend_status_is_reported() {
 #[tokio::test]
 async fn mute_backend_is_no_response() {
     let peer = mute_backend().await;
-    let outcome = http_get(&peer.addr_str(), "127.0.0.1", "/", None, SHORT).await;
+    let outcome = http_get(
+        &peer.addr_str(),
+        &Via::Direct,
+        "127.0.0.1",
+        "/",
+        None,
+        SHORT,
+    )
+    .await;
     assert!(
         matches!(outcome, HttpOutcome::NoResponse { .. }),
         "{outcome:?}"
@@ -302,7 +350,15 @@ async fn mute_backend_is_no_response() {
 #[tokio::test]
 async fn backend_down_is_a_refused_connect() {
     let addr = closed_port().await;
-    let outcome = http_get(&addr.to_string(), "127.0.0.1", "/", None, PATIENT).await;
+    let outcome = http_get(
+        &addr.to_string(),
+        &Via::Direct,
+        "127.0.0.1",
+        "/",
+        None,
+        PATIENT,
+    )
+    .await;
     assert_eq!(
         outcome,
         HttpOutcome::Connect {
@@ -316,7 +372,15 @@ async fn https_through_serve_answers_200() {
     let ca = TestCa::new();
     let trust = trust(&ca);
     let peer = tls_peer(ca.leaf(NAME, 60), 200).await;
-    let outcome = http_get(&peer.addr_str(), NAME, "/", Some((NAME, &trust)), PATIENT).await;
+    let outcome = http_get(
+        &peer.addr_str(),
+        &Via::Direct,
+        NAME,
+        "/",
+        Some((NAME, &trust)),
+        PATIENT,
+    )
+    .await;
     assert!(
         matches!(outcome, HttpOutcome::Response { status: 200, .. }),
         "{outcome:?}"
@@ -328,7 +392,15 @@ async fn https_through_serve_with_backend_down_is_502() {
     let ca = TestCa::new();
     let trust = trust(&ca);
     let peer = tls_peer(ca.leaf(NAME, 60), 502).await;
-    let outcome = http_get(&peer.addr_str(), NAME, "/", Some((NAME, &trust)), PATIENT).await;
+    let outcome = http_get(
+        &peer.addr_str(),
+        &Via::Direct,
+        NAME,
+        "/",
+        Some((NAME, &trust)),
+        PATIENT,
+    )
+    .await;
     assert!(
         matches!(outcome, HttpOutcome::Response { status: 502, .. }),
         "{outcome:?}"
@@ -340,7 +412,15 @@ async fn https_with_a_tls_alert_is_failed() {
     let ca = TestCa::new();
     let trust = trust(&ca);
     let peer = alert_peer().await;
-    let outcome = http_get(&peer.addr_str(), NAME, "/", Some((NAME, &trust)), PATIENT).await;
+    let outcome = http_get(
+        &peer.addr_str(),
+        &Via::Direct,
+        NAME,
+        "/",
+        Some((NAME, &trust)),
+        PATIENT,
+    )
+    .await;
     assert!(
         matches!(&outcome, HttpOutcome::Failed { detail } if detail.contains("internal_error")),
         "{outcome:?}"
@@ -352,7 +432,15 @@ async fn https_to_a_closed_port_is_a_refused_connect() {
     let ca = TestCa::new();
     let trust = trust(&ca);
     let addr = closed_port().await;
-    let outcome = http_get(&addr.to_string(), NAME, "/", Some((NAME, &trust)), PATIENT).await;
+    let outcome = http_get(
+        &addr.to_string(),
+        &Via::Direct,
+        NAME,
+        "/",
+        Some((NAME, &trust)),
+        PATIENT,
+    )
+    .await;
     assert_eq!(
         outcome,
         HttpOutcome::Connect {
@@ -366,7 +454,15 @@ async fn https_with_a_stalled_handshake_is_failed_within_the_timeout() {
     let ca = TestCa::new();
     let trust = trust(&ca);
     let peer = stall_peer().await;
-    let outcome = http_get(&peer.addr_str(), NAME, "/", Some((NAME, &trust)), SHORT).await;
+    let outcome = http_get(
+        &peer.addr_str(),
+        &Via::Direct,
+        NAME,
+        "/",
+        Some((NAME, &trust)),
+        SHORT,
+    )
+    .await;
     assert!(
         matches!(&outcome, HttpOutcome::Failed { detail } if detail.contains("stalled")),
         "{outcome:?}"
