@@ -5,6 +5,7 @@
 
 pub mod localapi;
 pub mod locate;
+pub mod ports;
 pub mod route;
 pub mod run;
 pub mod serve;
