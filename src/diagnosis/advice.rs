@@ -4,10 +4,11 @@ use crate::probe::{CertProblem, HttpOutcome, TlsOutcome};
 use crate::tailscale::ports::{
     HTTPS_PORTS, PortKind, conflict, free, served_target, tunnel_remote, tunnel_url,
 };
-use crate::tailscale::{BackendState, CliFailure};
+use crate::tailscale::{BackendState, CertCommand, CliFailure};
 
 use super::evidence::{Evidence, Platform, ProbePlan};
 use super::model::{Cause, Fix, FixId, PortSource};
+use super::ratelimit;
 use super::rules::*;
 
 /// The root cause in one plain sentence.
@@ -15,6 +16,13 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &ProbePlan) -> String {
     let name = p.dns_name.as_deref().unwrap_or("this node");
     let st = ev.status_ok();
     use Cause::*;
+    // A rate-limited issuance first looks pending (the ACME client waits out Retry-After), then
+    // failing: either way the wait and the warning are what the user needs.
+    if matches!(cause, CertPending | CertIssuanceFailing)
+        && let Some(rl) = rate_limited(ev)
+    {
+        return ratelimit::sentence(&rl, name, ev.now);
+    }
     match cause {
         TailscaleNotFound => match ev.cli.as_ref().err().and_then(|e| e.forced.as_ref()) {
             Some(p) => format!("The tailscale CLI at {} is missing or not executable.", p.display()),
@@ -87,6 +95,14 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &ProbePlan) -> String {
             Some(u) => format!("Serve is healthy: {u}"),
             None => "Serve is healthy.".into(),
         },
+    }
+}
+
+/// The rate limit `tailscale cert` (`--deep`) reported, if it did.
+fn rate_limited(ev: &Evidence) -> Option<ratelimit::RateLimit> {
+    match ev.cert_cmd.value()? {
+        CertCommand::Failed { message, .. } => ratelimit::parse(message, ev.now),
+        _ => None,
     }
 }
 
@@ -397,6 +413,24 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&st
         )],
         Healthy => vec![],
     };
+    if matches!(cause, CertPending | CertIssuanceFailing)
+        && let Some(rl) = rate_limited(ev)
+    {
+        let when = rl.until.map_or("the limit resets".to_string(), |t| {
+            t.format("%Y-%m-%d %H:%M UTC").to_string()
+        });
+        v.insert(
+            0,
+            fix(
+                FixId::WaitForCert,
+                format!(
+                    "Wait until {when} (rate limit); do not reset tailscaled's state meanwhile"
+                ),
+                Some("serve-doctor diagnose".into()),
+                None,
+            ),
+        );
+    }
     // When certificates cannot be had, only fallbacks that do not need one help (not Funnel,
     // which uses the same certificate).
     if matches!(

@@ -10,6 +10,7 @@ pub mod advice;
 pub mod checks;
 pub mod evidence;
 pub mod model;
+pub mod ratelimit;
 pub mod rules;
 
 pub use evidence::{
