@@ -7,6 +7,7 @@ use crate::tailscale::ports::{
 use crate::tailscale::{BackendState, CertCommand, CliFailure};
 
 use super::evidence::{Evidence, Platform, ProbePlan};
+use super::inuse;
 use super::model::{Cause, Fix, FixId, PortSource};
 use super::ratelimit;
 use super::rules::*;
@@ -35,11 +36,15 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &ProbePlan) -> String {
             _ => "Tailscale is not running: the CLI cannot reach the Tailscale daemon.".into(),
         },
         StatusUnparseable => match ev.status.value() {
+            Some(Err(e)) if inuse::parse(&e.describe()).is_some() => {
+                inuse::sentence(inuse::parse(&e.describe()).as_ref())
+            }
             Some(Err(CliFailure::GuiUnavailable { .. })) => "The Tailscale app's CLI could not reach the Tailscale app from here (it printed \"The Tailscale GUI failed to start\"); this is an access problem, not Tailscale being off.".into(),
             Some(Err(e)) => format!("Tailscale's status could not be read: {}.", e.describe()),
             _ => "Tailscale's status could not be read.".into(),
         },
         Stopped => match st.map(state) {
+            Some(BackendState::InUseOtherUser) => inuse::sentence(None),
             Some(BackendState::Stopped) => "Tailscale is stopped (turned off); serve only works while it is connected.".into(),
             Some(s) => format!("Tailscale is not connected yet (state {}).", if s.is_known() { s.as_str() } else { "unknown" }),
             None => "Tailscale is not running.".into(),
@@ -95,6 +100,15 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &ProbePlan) -> String {
             Some(u) => format!("Serve is healthy: {u}"),
             None => "Serve is healthy.".into(),
         },
+    }
+}
+
+/// Whether tailscaled is held by another OS user: `Some(None)` from the state alone,
+/// `Some(Some(who))` when a failed status call's text says who.
+fn in_use_other_user(ev: &Evidence) -> Option<Option<inuse::InUse>> {
+    match ev.status.value()? {
+        Ok(s) => (s.backend_state == BackendState::InUseOtherUser).then_some(None),
+        Err(e) => inuse::parse(&e.describe()).map(Some),
     }
 }
 
@@ -253,6 +267,12 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&st
             "Install Tailscale, or pass --tailscale PATH",
             None,
             Some("https://tailscale.com/download"),
+        )],
+        StatusUnparseable | Stopped if in_use_other_user(ev).is_some() => vec![fix(
+            FixId::CheckCliAccess,
+            inuse::fix_title(in_use_other_user(ev).flatten().as_ref()),
+            None,
+            None,
         )],
         DaemonUnreachable | Stopped => vec![match ev.platform {
             Platform::MacOs => fix(

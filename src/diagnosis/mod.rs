@@ -9,6 +9,7 @@
 pub mod advice;
 pub mod checks;
 pub mod evidence;
+pub mod inuse;
 pub mod model;
 pub mod ratelimit;
 pub mod rules;
@@ -61,3 +62,5 @@ pub fn assemble(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_daemon;
