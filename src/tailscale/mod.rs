@@ -3,6 +3,7 @@
 //! Reads only. The functions here turn a CLI call into typed evidence (`Status`, `ServeConfig`,
 //! or a [`CliFailure`] saying precisely how it failed); they never judge what that means.
 
+pub mod health;
 pub mod localapi;
 pub mod locate;
 pub mod ports;
