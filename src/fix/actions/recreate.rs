@@ -215,6 +215,10 @@ mod tests {
         Snapshot::new(status, config, raw, Some("etag-1".into())).unwrap()
     }
 
+    fn serve_bg(port: u16, target: &str) -> Write {
+        Write::cli(&["serve", "--bg", &format!("--https={port}"), target])
+    }
+
     fn env(route: RouteKind) -> Env {
         Env {
             route,
@@ -300,12 +304,7 @@ mod tests {
             if route == RouteKind::Cli {
                 assert_eq!(
                     c.writes.last(),
-                    Some(&Write::cli(&[
-                        "serve",
-                        "--bg",
-                        "--https=8443",
-                        "http://127.0.0.1:18080"
-                    ]))
+                    Some(&serve_bg(8443, "http://127.0.0.1:18080"))
                 );
             } else {
                 let Write::Config { body, .. } = &c.writes[0] else {
@@ -341,12 +340,7 @@ mod tests {
         };
         assert_eq!(
             c.writes.last(),
-            Some(&Write::cli(&[
-                "serve",
-                "--bg",
-                "--https=443",
-                "https+insecure://192.168.1.20:8443/app"
-            ]))
+            Some(&serve_bg(443, "https+insecure://192.168.1.20:8443/app"))
         );
         // --port is an explicit rewire.
         e.port = Some(4000);
@@ -354,12 +348,7 @@ mod tests {
         let Next::Write(c) = &p.next else { panic!() };
         assert_eq!(
             c.writes.last(),
-            Some(&Write::cli(&[
-                "serve",
-                "--bg",
-                "--https=443",
-                "http://127.0.0.1:4000"
-            ]))
+            Some(&serve_bg(443, "http://127.0.0.1:4000"))
         );
     }
 
