@@ -322,10 +322,16 @@ impl Engine {
         match api.status().await {
             Ok(status) => {
                 *cached = Some(found);
-                let status = match settle_online(&status).await {
+                let mut status = match settle_online(&status).await {
                     true => api.status().await.unwrap_or(status),
                     false => status,
                 };
+                // Only a status with warnings can hold the pending-certificate one; then read
+                // them by code from the bus (bounded), where the text may change.
+                if !status.health.is_empty() {
+                    let bound = self.opts.timeout.min(Duration::from_millis(500));
+                    status.health_codes = api.health_codes(bound).await;
+                }
                 Some((route, desc, Ok(status), ms_since(s)))
             }
             // The daemon is not there: forget the endpoint (it may move, e.g. the macOS app

@@ -1,11 +1,16 @@
 //! The words for a cause: the one-sentence summary and the fixes, in the order to try them.
 
 use crate::probe::{CertProblem, HttpOutcome, TlsOutcome};
-use crate::tailscale::{BackendState, CliFailure};
+use crate::tailscale::ports::{
+    HTTPS_PORTS, PortKind, conflict, free, served_target, tunnel_remote, tunnel_url,
+};
+use crate::tailscale::{BackendState, CertCommand, CliFailure};
 
 use super::endpoints;
 use super::evidence::{Evidence, Platform, ProbePlan};
+use super::inuse;
 use super::model::{Cause, CheckStatus, Fix, FixId, PortSource};
+use super::ratelimit;
 use super::rules::*;
 
 /// The root cause in one plain sentence.
@@ -13,6 +18,13 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &ProbePlan) -> String {
     let name = p.dns_name.as_deref().unwrap_or("this node");
     let st = ev.status_ok();
     use Cause::*;
+    // A rate-limited issuance first looks pending (the ACME client waits out Retry-After), then
+    // failing: either way the wait and the warning are what the user needs.
+    if matches!(cause, CertPending | CertIssuanceFailing)
+        && let Some(rl) = rate_limited(ev)
+    {
+        return ratelimit::sentence(&rl, name, ev.now);
+    }
     match cause {
         TailscaleNotFound => match ev.cli.as_ref().err().and_then(|e| e.forced.as_ref()) {
             Some(p) => format!("The tailscale CLI at {} is missing or not executable.", p.display()),
@@ -25,11 +37,15 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &ProbePlan) -> String {
             _ => "Tailscale is not running: the CLI cannot reach the Tailscale daemon.".into(),
         },
         StatusUnparseable => match ev.status.value() {
+            Some(Err(e)) if inuse::parse(&e.describe()).is_some() => {
+                inuse::sentence(inuse::parse(&e.describe()).as_ref())
+            }
             Some(Err(CliFailure::GuiUnavailable { .. })) => "The Tailscale app's CLI could not reach the Tailscale app from here (it printed \"The Tailscale GUI failed to start\"); this is an access problem, not Tailscale being off.".into(),
             Some(Err(e)) => format!("Tailscale's status could not be read: {}.", e.describe()),
             _ => "Tailscale's status could not be read.".into(),
         },
         Stopped => match st.map(state) {
+            Some(BackendState::InUseOtherUser) => inuse::sentence(None),
             Some(BackendState::Stopped) => "Tailscale is stopped (turned off); serve only works while it is connected.".into(),
             Some(s) => format!("Tailscale is not connected yet (state {}).", if s.is_known() { s.as_str() } else { "unknown" }),
             None => "Tailscale is not running.".into(),
@@ -118,6 +134,23 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &ProbePlan) -> String {
     }
 }
 
+/// Whether tailscaled is held by another OS user: `Some(None)` from the state alone,
+/// `Some(Some(who))` when a failed status call's text says who.
+fn in_use_other_user(ev: &Evidence) -> Option<Option<inuse::InUse>> {
+    match ev.status.value()? {
+        Ok(s) => (s.backend_state == BackendState::InUseOtherUser).then_some(None),
+        Err(e) => inuse::parse(&e.describe()).map(Some),
+    }
+}
+
+/// The rate limit `tailscale cert` (`--deep`) reported, if it did.
+fn rate_limited(ev: &Evidence) -> Option<ratelimit::RateLimit> {
+    match ev.cert_cmd.value()? {
+        CertCommand::Failed { message, .. } => ratelimit::parse(message, ev.now),
+        _ => None,
+    }
+}
+
 fn fix(id: FixId, title: impl Into<String>, command: Option<String>, url: Option<&str>) -> Fix {
     Fix {
         id,
@@ -127,7 +160,9 @@ fn fix(id: FixId, title: impl Into<String>, command: Option<String>, url: Option
     }
 }
 
-/// The SSH tunnel fallback, when its parts are valid.
+/// The SSH tunnel fallback, when its parts are valid: aimed where serve aims (its proxy
+/// target's host and port, a LAN host or a socket included), else at the backend port on
+/// 127.0.0.1.
 pub fn tunnel_fix(ev: &Evidence, p: &ProbePlan) -> Option<Fix> {
     let user = ev
         .inputs
@@ -135,13 +170,37 @@ pub fn tunnel_fix(ev: &Evidence, p: &ProbePlan) -> Option<Fix> {
         .clone()
         .unwrap_or_else(|| ev.inputs.default_user.clone());
     let host = ev.inputs.ssh_host.clone().or_else(|| p.dns_name.clone())?;
-    let local = ev.inputs.tunnel_local_port.unwrap_or(p.backend_port);
-    match crate::tunnel::command(&user, &host, local, p.backend_port) {
+    let target = served(ev, p);
+    let remote = match &target {
+        Some(t) => match tunnel_remote(t) {
+            Some(r) => r,
+            None => {
+                return Some(fix(
+                    FixId::SshTunnel,
+                    format!(
+                        "Fallback: SSH tunnel (not offered: serve proxies to {t}, which a tunnel cannot reach)"
+                    ),
+                    None,
+                    None,
+                ));
+            }
+        },
+        None => crate::tunnel::loopback(p.backend_port),
+    };
+    let remote_port = remote.rsplit_once(':').and_then(|(_, n)| n.parse().ok());
+    let local = ev
+        .inputs
+        .tunnel_local_port
+        .or(remote_port)
+        .unwrap_or(p.backend_port);
+    let url = match &target {
+        Some(t) => tunnel_url(t, local),
+        None => format!("http://localhost:{local}/"),
+    };
+    match crate::tunnel::command(&user, &host, local, &remote) {
         Ok(cmd) => Some(fix(
             FixId::SshTunnel,
-            format!(
-                "Fallback: SSH tunnel, then open http://localhost:{local}/ on the other device"
-            ),
+            format!("Fallback: SSH tunnel, then open {url} on the other device"),
             Some(cmd),
             None,
         )),
@@ -152,6 +211,16 @@ pub fn tunnel_fix(ev: &Evidence, p: &ProbePlan) -> Option<Fix> {
             None,
         )),
     }
+}
+
+/// The proxy target serve uses for this node's endpoint, else any in the config (a stale-name
+/// or plain-HTTP handler is still where the user's backend is).
+fn served(ev: &Evidence, p: &ProbePlan) -> Option<String> {
+    p.proxy_target.clone().or_else(|| {
+        ev.serve_ok()
+            .and_then(|c| served_target(c, Some(p.https_port)))
+            .map(|(t, _)| t)
+    })
 }
 
 /// The fixes for `cause`, in the order to try them.
@@ -165,14 +234,26 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&st
     let port = p.backend_port;
     // Without --port the fix keeps the proxy target the serve config has (scheme, host, port,
     // path); --port N would rewire it to http://127.0.0.1:N. So the printed command names a
-    // port only when the user chose one (flag or config file).
+    // port only when the user chose one for this run: the config file's port is a default for
+    // a node with no target, never a reason to rewire one that has.
     let port_arg = match p.backend_port_source {
-        PortSource::Flag | PortSource::ConfigFile => format!(" --port {port}"),
-        PortSource::ServeConfig | PortSource::Default => String::new(),
+        PortSource::Flag => format!(" --port {port}"),
+        PortSource::ConfigFile | PortSource::ServeConfig | PortSource::Default => String::new(),
     };
+    let serve_cfg = ev.serve_ok().cloned().unwrap_or_default();
+    // The port a new HTTPS handler can take: 443 unless something tailscaled would not let
+    // go of holds it (a TCP forward, plain HTTP, a foreground session).
+    let free_https = free(&serve_cfg, PortKind::Https, &HTTPS_PORTS).unwrap_or(443);
+    let https_flag = if free_https == 443 {
+        String::new()
+    } else {
+        format!(" --https={free_https}")
+    };
+    let taken_note = conflict(&serve_cfg, 443, PortKind::Https)
+        .map(|why| format!(" ({why})"))
+        .unwrap_or_default();
     let name = p.dns_name.clone().unwrap_or_else(|| "<this node>".into());
     let name_word = crate::shell::word(&name);
-    let https = p.https_port;
     let recreate = fix(
         FixId::RecreateServe,
         format!("Recreate serve for {name} (backs up the old config first)"),
@@ -217,6 +298,12 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&st
             "Install Tailscale, or pass --tailscale PATH",
             None,
             Some("https://tailscale.com/download"),
+        )],
+        StatusUnparseable | Stopped if in_use_other_user(ev).is_some() => vec![fix(
+            FixId::CheckCliAccess,
+            inuse::fix_title(in_use_other_user(ev).flatten().as_ref()),
+            None,
+            None,
         )],
         DaemonUnreachable | Stopped => vec![match ev.platform {
             Platform::MacOs => fix(
@@ -277,17 +364,37 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&st
         HttpsDisabled => vec![admin, recreate],
         ServeNotConfigured => vec![fix(
             FixId::ConfigureServe,
-            format!("Serve the backend on port {port} over HTTPS"),
-            Some(format!("{cli} serve --bg {port}")),
+            format!(
+                "Serve the backend on port {port} over HTTPS at https://{name}{}/{taken_note}",
+                if free_https == 443 {
+                    String::new()
+                } else {
+                    format!(":{free_https}")
+                }
+            ),
+            Some(format!("{cli} serve --bg{https_flag} {port}")),
             None,
         )],
         ServeNameMismatch => vec![recreate],
-        ServePlainHttp => vec![fix(
-            FixId::ServeHttps,
-            "Serve it over HTTPS instead",
-            Some(format!("{cli} serve --bg --https={https} {port}")),
-            None,
-        )],
+        ServePlainHttp => {
+            let target = served(ev, p).unwrap_or_else(|| port.to_string());
+            vec![fix(
+                FixId::ServeHttps,
+                format!(
+                    "Serve the same backend over HTTPS at https://{name}{}/ (the plain-HTTP handler stays until you turn it off){taken_note}",
+                    if free_https == 443 {
+                        String::new()
+                    } else {
+                        format!(":{free_https}")
+                    }
+                ),
+                Some(format!(
+                    "{cli} serve --bg --https={free_https} {}",
+                    crate::shell::word(&target)
+                )),
+                None,
+            )]
+        }
         ListenerUnreachable => vec![logs, recreate],
         CertPending => vec![
             fix(
@@ -352,7 +459,8 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&st
                 "Serve the backend with https+insecure:// (serve then skips verifying its certificate; the hop stays on this machine)",
                 insecure.map(|t| {
                     format!(
-                        "{cli} serve --bg --https={https} {}",
+                        "{cli} serve --bg --https={} {}",
+                        p.https_port,
                         crate::shell::word(&t)
                     )
                 }),
@@ -415,6 +523,24 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&st
         )],
         Healthy => vec![],
     };
+    if matches!(cause, CertPending | CertIssuanceFailing)
+        && let Some(rl) = rate_limited(ev)
+    {
+        let when = rl.until.map_or("the limit resets".to_string(), |t| {
+            t.format("%Y-%m-%d %H:%M UTC").to_string()
+        });
+        v.insert(
+            0,
+            fix(
+                FixId::WaitForCert,
+                format!(
+                    "Wait until {when} (rate limit); do not reset tailscaled's state meanwhile"
+                ),
+                Some("serve-doctor diagnose".into()),
+                None,
+            ),
+        );
+    }
     // When certificates cannot be had, only fallbacks that do not need one help (not Funnel,
     // which uses the same certificate).
     if matches!(

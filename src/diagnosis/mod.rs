@@ -10,7 +10,9 @@ pub mod advice;
 pub mod checks;
 pub mod endpoints;
 pub mod evidence;
+pub mod inuse;
 pub mod model;
+pub mod ratelimit;
 pub mod rules;
 
 pub use evidence::{
@@ -91,3 +93,5 @@ pub fn assemble(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_daemon;

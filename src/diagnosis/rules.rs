@@ -10,7 +10,7 @@
 use chrono::TimeDelta;
 
 use crate::probe::{HttpOutcome, TcpOutcome, TlsOutcome};
-use crate::tailscale::{BackendState, CertCommand, CliFailure, Status};
+use crate::tailscale::{BackendState, CertCommand, CliFailure, Status, health};
 
 use super::endpoints;
 use super::evidence::{Evidence, ProbePlan, ServeFinding, Step};
@@ -55,8 +55,13 @@ pub(super) fn expired(s: &Status) -> bool {
     s.self_node.as_ref().and_then(|n| n.expired) == Some(true)
 }
 
+/// The pending-certificate warning: by its code where the route read the structured health,
+/// by its text otherwise (and as well: a code list without it is not proof against the text).
 pub(super) fn cert_pending_health(s: &Status) -> bool {
-    s.health.iter().any(|h| h.contains(CERT_PENDING_HEALTH))
+    s.health_codes
+        .as_ref()
+        .is_some_and(|c| c.iter().any(|c| c == health::TLS_CERT_PENDING))
+        || s.health.iter().any(|h| h.contains(CERT_PENDING_HEALTH))
 }
 
 pub(super) fn is_stall_or_internal_error(t: &TlsOutcome) -> bool {

@@ -156,6 +156,12 @@ pub fn normalize(v: &Value) -> Value {
     }
 }
 
+/// Whether two configs are the same config: equal once normalized, and `null` (a node never
+/// configured, as the LocalAPI answers) the same as `{}` (after a reset, as the CLI prints it).
+pub fn same(a: &Value, b: &Value) -> bool {
+    normalize(a) == normalize(b) || (is_empty(a) && is_empty(b))
+}
+
 /// Whether a config holds nothing (`null`, `{}`, or only empty members).
 pub fn is_empty(v: &Value) -> bool {
     match normalize(v) {
@@ -180,6 +186,16 @@ mod tests {
             "AllowFunnel": {"old.t.ts.net:443": true},
             "Foreground": {"s1": {}}
         })
+    }
+
+    #[test]
+    fn null_and_empty_are_the_same_config() {
+        assert!(same(&Value::Null, &json!({})));
+        assert!(same(&json!({"TCP": null, "Web": {}}), &Value::Null));
+        assert!(!same(
+            &Value::Null,
+            &json!({"TCP": {"443": {"HTTPS": true}}})
+        ));
     }
 
     #[test]

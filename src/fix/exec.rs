@@ -112,7 +112,8 @@ pub(super) async fn run(
     let env = Env {
         route: route.kind(),
         cli: cli_shown(route, opts),
-        port: opts.engine.port.or(opts.engine.config_port),
+        port: opts.engine.port,
+        default_port: opts.engine.config_port,
     };
     let gathered = super::gather(action, &snap, opts).await?;
     let proposal = super::plan_for(action, &snap, &env, &gathered, opts);
@@ -254,7 +255,7 @@ async fn roll_back(
         let mut w = want.clone();
         edit::drop_foreground(&mut v);
         edit::drop_foreground(&mut w);
-        edit::normalize(&v) == edit::normalize(&w)
+        edit::same(&v, &w)
     };
     if got.as_ref().is_some_and(same) {
         return ". Nothing was changed.".into();

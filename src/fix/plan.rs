@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::Plan;
 use super::edit;
 use crate::config::DEFAULT_BACKEND_PORT;
+use crate::tailscale::ports::served_target;
 use crate::tailscale::route::{RouteKind, Write};
 use crate::tailscale::serve::HttpHandler;
 use crate::tailscale::{ServeConfig, Status};
@@ -70,8 +71,10 @@ pub struct Env {
     pub route: RouteKind,
     /// The CLI as shown in commands the user may type (undo lines).
     pub cli: String,
-    /// `--port`, else the config file's backend port.
+    /// `--port`: rewire to `http://127.0.0.1:N`.
     pub port: Option<u16>,
+    /// The config file's backend port: used only where serve has no proxy target yet.
+    pub default_port: Option<u16>,
 }
 
 /// A handler the config read back must contain.
@@ -96,6 +99,8 @@ pub enum Expect {
         /// (host, port, path, what) of mounts that must still be there.
         others: Vec<(String, u16, String, String)>,
         forwards: Vec<(u16, String)>,
+        /// "host:port" keys that must no longer be public (`AllowFunnel`).
+        private: Vec<String>,
     },
     /// Exactly this config (modulo omitempty and key order).
     Exact(Value),
@@ -108,6 +113,7 @@ impl Expect {
             want,
             others: vec![],
             forwards: vec![],
+            private: vec![],
         }
     }
 }
@@ -222,7 +228,7 @@ pub fn put_back(route: RouteKind, snap: &Snapshot, backup_shown: &str) -> (Vec<W
 pub fn verify(expect: &Expect, got: &ServeConfig, got_raw: &Value) -> Result<(), String> {
     let (want, others, forwards) = match expect {
         Expect::Exact(want) => {
-            return if edit::normalize(want) == edit::normalize(got_raw) {
+            return if edit::same(want, got_raw) {
                 Ok(())
             } else {
                 Err("the config read back differs from the one written".into())
@@ -232,7 +238,16 @@ pub fn verify(expect: &Expect, got: &ServeConfig, got_raw: &Value) -> Result<(),
             want,
             others,
             forwards,
-        } => (want, others, forwards),
+            private,
+        } => {
+            if let Some(hp) = private
+                .iter()
+                .find(|hp| got.allow_funnel.get(*hp).copied().unwrap_or(false))
+            {
+                return Err(format!("{hp} is still public (Funnel on)"));
+            }
+            (want, others, forwards)
+        }
     };
     let mounts: Vec<_> = got.mounts().into_iter().filter(|m| !m.foreground).collect();
     for w in want {
@@ -333,23 +348,25 @@ pub fn inventory(c: &ServeConfig) -> Vec<String> {
     out
 }
 
-/// The backend target: `--port` or the config file's port, else the existing `/` handler's
-/// proxy (on `https_port` when given; kept exactly as it was), else the default port.
-pub fn target(env: &Env, serve: &ServeConfig, https_port: Option<u16>) -> String {
-    if let Some(p) = env.port {
-        return format!("http://127.0.0.1:{p}");
-    }
-    serve
-        .mounts()
-        .into_iter()
-        .filter(|m| !m.foreground && m.path == "/" && m.https)
-        .filter(|m| https_port.is_none_or(|p| p == m.port))
-        .find_map(|m| m.proxy)
-        .unwrap_or_else(|| format!("http://127.0.0.1:{DEFAULT_BACKEND_PORT}"))
+/// `http://127.0.0.1:PORT`, what a bare port means to `tailscale serve`.
+pub fn loopback_target(port: u16) -> String {
+    format!("http://127.0.0.1:{port}")
 }
 
-/// The backend target and the HTTPS port to serve it on: the port of the existing `/` handler
-/// for that target, else 443.
+/// The backend target: `--port` when given (the user asked to rewire it), else the proxy serve
+/// already uses, kept exactly as it is (scheme, host, port, path; on `https_port` when it is
+/// there), else the config file's port, else the default port.
+pub fn target(env: &Env, serve: &ServeConfig, https_port: Option<u16>) -> String {
+    if let Some(p) = env.port {
+        return loopback_target(p);
+    }
+    served_target(serve, https_port)
+        .map(|(t, _)| t)
+        .unwrap_or_else(|| loopback_target(env.default_port.unwrap_or(DEFAULT_BACKEND_PORT)))
+}
+
+/// The backend target and the HTTPS port to serve it on: the port asked for, else the port of
+/// the background `/` HTTPS handler for that target, else 443.
 pub fn target_and_port(env: &Env, serve: &ServeConfig, https_port: Option<u16>) -> (String, u16) {
     let tgt = target(env, serve, https_port);
     let port = https_port
@@ -358,7 +375,10 @@ pub fn target_and_port(env: &Env, serve: &ServeConfig, https_port: Option<u16>) 
                 .mounts()
                 .into_iter()
                 .find(|m| {
-                    !m.foreground && m.path == "/" && m.proxy.as_deref() == Some(tgt.as_str())
+                    !m.foreground
+                        && m.https
+                        && m.path == "/"
+                        && m.proxy.as_deref() == Some(tgt.as_str())
                 })
                 .map(|m| m.port)
         })

@@ -3,8 +3,10 @@
 //! Reads only. The functions here turn a CLI call into typed evidence (`Status`, `ServeConfig`,
 //! or a [`CliFailure`] saying precisely how it failed); they never judge what that means.
 
+pub mod health;
 pub mod localapi;
 pub mod locate;
+pub mod ports;
 pub mod route;
 pub mod run;
 pub mod serve;
@@ -229,7 +231,7 @@ pub async fn cert(cli: &Path, name: &str, timeout: Duration) -> CertCommand {
             ms: o.ms,
         },
         Ok(o) => {
-            let m = first_line(&o.stderr_text());
+            let m = cert_error_line(&o.stderr_text());
             let message = if m.is_empty() {
                 first_line(&o.stdout_text())
             } else {
@@ -245,6 +247,18 @@ pub async fn cert(cli: &Path, name: &str, timeout: Duration) -> CertCommand {
             ms: 0,
         },
     }
+}
+
+/// The error line of a failed `tailscale cert`: since 1.100 the CLI first prints the daemon's
+/// "Fetching TLS certificate: …" notice while it waits (`watchCertPendingHealth`), and the
+/// error comes after it.
+fn cert_error_line(stderr: &str) -> String {
+    stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("Fetching TLS certificate:"))
+        .map(str::to_string)
+        .unwrap_or_else(|| first_line(stderr))
 }
 
 /// Refuses JSON whose top-level value is not an object (or, where `null_ok`, `null`): serde would
@@ -310,6 +324,13 @@ mod tests {
         let json = r#"{"BackendState":"Running","Self":{"HostName":"failed to connect to local tailscaled","DNSName":"x.ts.net."},"Health":["The Tailscale GUI failed to start"]}"#;
         let r = classify(out(0, json, ""), Status::from_json);
         assert_eq!(r.map(|s| s.backend_state), Ok(BackendState::Running));
+    }
+
+    #[test]
+    fn a_failed_cert_reports_its_error_not_the_pending_notice() {
+        let e = "Fetching TLS certificate: Fetching TLS certificate via ACME for: box.t.ts.net\n429 Too Many Requests: urn:ietf:params:acme:error:rateLimited: too many certificates\n";
+        assert!(cert_error_line(e).starts_with("429 Too Many Requests"));
+        assert_eq!(cert_error_line("boom\n"), "boom");
     }
 
     #[test]

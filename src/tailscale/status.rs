@@ -42,6 +42,11 @@ pub struct Status {
     /// Not omitempty upstream: "HTTPS certificates off" prints as `null`.
     #[serde(default, deserialize_with = "nullable")]
     pub cert_domains: Vec<String>,
+    /// The health warnings by code, where the route could read the structured state (the
+    /// LocalAPI's IPN bus); `None` otherwise (the CLI, an older daemon), and then `health`'s
+    /// texts are all there is.
+    #[serde(skip)]
+    pub health_codes: Option<Vec<String>>,
 }
 
 /// `ipn.State`: where the node is in its life. `status` prints it by name, the IPN bus by number.

@@ -284,7 +284,7 @@ expect_err $'500 Internal Server Error: your Tailscale account does not support 
 behave "$D" '{"cert":"rate_limited"}'
 run "$D" cert "$H"
 expect_rc 1 "cert rate limited"
-err_has "500 Internal Server Error: 429 urn:ietf:params:acme:error:rateLimited: too many certificates (5)" "cert rate limited msg"
+err_has "429 Too Many Requests: 429 urn:ietf:params:acme:error:rateLimited: too many certificates (5)" "cert rate limited msg"
 behave "$D" '{"cert":"denied"}'
 run "$D" cert "$H"
 expect_rc 1 "cert denied"

@@ -779,3 +779,34 @@ async fn https_insecure_and_unix_socket_backends_are_probed_as_serve_reaches_the
     let (code, v) = w.run(&[]).await;
     assert_cause(code, &v, "backend_down", "red", 2);
 }
+
+/// A Let's Encrypt rate limit, as `tailscale cert` (--deep) prints it since 1.102 ("429 Too Many
+/// Requests: … rateLimited … retry after <time>"): named, with the time to wait and the warning
+/// not to wipe tailscaled's state, whether the handshake is failing or still pending.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limit_is_named_with_the_wait_and_the_warning() {
+    let ca = TestCa::new();
+    for (status, cause, health, exit) in [
+        ("healthy", "cert_issuance_failing", "red", 2),
+        ("cert-pending", "cert_pending", "yellow", 1),
+    ] {
+        let w = World::new(status, "healthy", Some(stall_peer().await), 18080, &ca).await;
+        w.sc.behavior(json!({"cert": "rate_limited"}));
+        let (code, v) = w.run(&["--deep", "--full", "--timeout", "1"]).await;
+        assert_cause(code, &v, cause, health, exit);
+        let summary = v["summary"].as_str().unwrap();
+        assert!(summary.contains("rate-limiting"), "{summary}");
+        assert!(summary.contains("wait until"), "{summary}");
+        assert!(
+            summary.contains("Do not wipe tailscaled's state"),
+            "{summary}"
+        );
+        assert_eq!(v["fixes"][0]["id"], "wait_for_cert", "{v:#}");
+        assert!(
+            check(&v, "cert_command")["detail"]
+                .as_str()
+                .unwrap()
+                .contains("rateLimited")
+        );
+    }
+}

@@ -610,3 +610,123 @@ async fn recreate_over_the_localapi_replaces_only_our_handler_under_an_etag() {
     assert!(daemon.violations().is_empty());
     assert!(sc.argv_log().is_empty(), "no CLI on the LocalAPI route");
 }
+
+/// A node that never had a serve config (`null`): recreate, then restore, gives the empty
+/// config back — `serve reset` only, verified against the empty config read back.
+#[tokio::test]
+async fn restore_after_recreate_on_a_node_without_config_gives_the_empty_config_back() {
+    for empty in ["null", "empty"] {
+        let sc = scenario("healthy", empty);
+        let (code, r) = fix_json(&sc, &["recreate", "--yes"]).await;
+        assert_eq!(code, 0, "{empty}: {r:#}");
+        assert!(serve_json(&sc)["Web"].is_object());
+        let backup = std::fs::read_to_string(r["backup"].as_str().unwrap()).unwrap();
+        assert!(
+            matches!(backup.trim(), "null" | "{}" | ""),
+            "{empty}: {backup}"
+        );
+        let (code, r) = fix_json(&sc, &["restore", "--yes"]).await;
+        assert_eq!(code, 0, "{empty}: {r:#}");
+        assert_eq!(r["outcome"], "done");
+        assert_eq!(r["verified"], true);
+        assert_eq!(r["plan"]["commands"].as_array().unwrap().len(), 1, "{r:#}");
+        let now = serve_json(&sc);
+        assert!(now.is_null() || now == json!({}), "{empty}: {now}");
+        let writes: Vec<Value> = argv_entries(&sc)
+            .into_iter()
+            .map(|e| e["argv"].clone())
+            .filter(|a| is_write(a.as_array().unwrap()))
+            .collect();
+        assert_eq!(writes.last(), Some(&json!(["serve", "reset"])));
+        assert_no_fake_left(&sc).await;
+    }
+}
+
+/// Funnel on a TCP forward is turned off by serving the forward again (`serve --bg --tcp`),
+/// which keeps it; the report names it and the config read back has no public entry left.
+#[tokio::test]
+async fn funnel_off_makes_public_tcp_forwards_private_and_keeps_them() {
+    let sc = Scenario::new();
+    sc.status("healthy").write(
+        "serve.json",
+        &json!({
+            "TCP": {"443": {"HTTPS": true}, "10000": {"TCPForward": "127.0.0.1:22"}},
+            "Web": {format!("{NAME}:443"): {"Handlers": {"/": {"Proxy": "http://127.0.0.1:18080"}}}},
+            "AllowFunnel": {format!("{NAME}:443"): true, format!("{NAME}:10000"): true}
+        })
+        .to_string(),
+    );
+    let (code, r) = fix_json(&sc, &["funnel-off", "--yes"]).await;
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["verified"], true);
+    let removes = r["plan"]["removes"].to_string();
+    assert!(
+        removes.contains("TCP port 10000 → 127.0.0.1:22"),
+        "{removes}"
+    );
+    let commands = r["plan"]["commands"].to_string();
+    assert!(
+        commands.contains("serve --bg --tcp=10000 127.0.0.1:22"),
+        "{commands}"
+    );
+    let now = serve_json(&sc);
+    assert!(
+        now.get("AllowFunnel")
+            .is_none_or(|a| a.as_object().is_none_or(|m| m.is_empty())),
+        "{now}"
+    );
+    assert_eq!(now["TCP"]["10000"]["TCPForward"], "127.0.0.1:22");
+    assert_eq!(
+        now["Web"][format!("{NAME}:443")]["Handlers"]["/"]["Proxy"],
+        "http://127.0.0.1:18080"
+    );
+}
+
+/// A TCP forward on 443: `recreate --keep-others` does not plan `serve --bg --https=443`
+/// (tailscaled and the CLI refuse it); it serves on 8443 and keeps the forward.
+#[tokio::test]
+async fn recreate_never_plans_https_on_a_tcp_forward_port() {
+    let sc = Scenario::new();
+    sc.status("healthy").write(
+        "serve.json",
+        &json!({"TCP": {"443": {"TCPForward": "127.0.0.1:22"}}}).to_string(),
+    );
+    let (code, r) = fix_json(&sc, &["recreate", "--keep-others", "--yes"]).await;
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["url"], format!("https://{NAME}:8443/"));
+    assert!(
+        r["plan"]["notes"].to_string().contains("forwards TCP"),
+        "{r:#}"
+    );
+    let now = serve_json(&sc);
+    assert_eq!(now["TCP"]["443"]["TCPForward"], "127.0.0.1:22");
+    assert_eq!(
+        now["Web"][format!("{NAME}:8443")]["Handlers"]["/"]["Proxy"],
+        "http://127.0.0.1:18080"
+    );
+    let (code, r) = fix_json(&sc, &["recreate", "--https-port", "443", "--keep-others"]).await;
+    assert_eq!(code, 2, "{r:#}");
+    assert!(
+        r["message"].as_str().unwrap().contains("--tcp=443 off"),
+        "{r:#}"
+    );
+}
+
+/// The tunnel aims where serve aims: a LAN backend stays a LAN backend.
+#[tokio::test]
+async fn tunnel_command_aims_at_the_lan_target_serve_uses() {
+    let sc = Scenario::new();
+    sc.status("healthy").write(
+        "serve.json",
+        &json!({"TCP": {"443": {"HTTPS": true}},
+            "Web": {format!("{NAME}:443"): {"Handlers": {"/": {"Proxy": "http://192.168.1.20:8080"}}}}})
+        .to_string(),
+    );
+    let (code, r) = fix_json(&sc, &["tunnel-command", "--user", "alice"]).await;
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(
+        r["command"],
+        format!("ssh -N -L 8080:192.168.1.20:8080 alice@{NAME}")
+    );
+    assert_eq!(r["url"], "http://localhost:8080/");
+}

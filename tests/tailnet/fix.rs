@@ -374,3 +374,88 @@ fn undo_on_a_node_that_had_no_serve_config_gives_the_empty_config_back() {
         );
     }
 }
+
+/// A node never configured answers `null` on `GET serve-config` (a `{}` only comes after a
+/// reset), and a LocalAPI recreate backs that text up as is: restoring such a backup is a reset,
+/// and the empty config read back counts as restored.
+#[test]
+fn a_null_backup_restores_as_the_empty_config() {
+    let Some(b) = bench() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let backup = dir.path().join("never-configured.json");
+    std::fs::write(&backup, "null").expect("write backup");
+    let backup = backup.to_str().expect("utf-8 path");
+    assert!(b.serve_config()["Web"].is_object(), "baseline has serve");
+    let (code, r, err) = b.fix(Route::Cli, &["restore", backup, "--yes"]);
+    assert_eq!(code, 0, "{r:#} {err}");
+    assert_eq!(r["verified"], true, "{r:#}");
+    assert_eq!(
+        r["plan"]["commands"].as_array().map(Vec::len),
+        Some(1),
+        "{r:#}"
+    );
+    let now = b.serve_config();
+    assert!(now == json!({}) || now.is_null(), "{now}");
+}
+
+/// Funnel on a TCP forward: `funnel-off` serves the forward again with `serve --bg --tcp`
+/// (the real CLI's `funnel --tcp=P off` would delete the forward and keep the flag), and the
+/// daemon's config has no public entry left while the forward stays.
+#[test]
+fn funnel_off_makes_a_public_tcp_forward_private_and_keeps_it() {
+    let Some(b) = bench() else { return };
+    let mut config = b.serve_config();
+    config["TCP"]["10000"] = json!({"TCPForward": "127.0.0.1:18080"});
+    config["AllowFunnel"] = json!({
+        format!("{SERVER_NAME}:443"): true,
+        format!("{SERVER_NAME}:10000"): true
+    });
+    b.set_serve_config(&config);
+    let (code, r, err) = b.fix(Route::Cli, &["funnel-off", "--yes"]);
+    assert_eq!(code, 0, "{r:#} {err}");
+    assert!(
+        r["plan"]["removes"].to_string().contains("TCP port 10000"),
+        "{r:#}"
+    );
+    let now = b.serve_config();
+    assert!(
+        now["AllowFunnel"].as_object().is_none_or(|m| m.is_empty()),
+        "{now}"
+    );
+    assert_eq!(
+        now["TCP"]["10000"]["TCPForward"], "127.0.0.1:18080",
+        "{now}"
+    );
+    assert!(
+        now["Web"][format!("{SERVER_NAME}:443")].is_object(),
+        "{now}"
+    );
+}
+
+/// A TCP forward on 443: recreate with --keep-others (CLI) and over the LocalAPI never writes
+/// HTTPS on 443, which the real daemon refuses; it serves on 8443 and the forward stays.
+#[test]
+fn recreate_steps_around_a_tcp_forward_on_443() {
+    let Some(b) = bench() else { return };
+    for route in ROUTES {
+        b.ts_ok(SERVER, &["serve", "reset"]);
+        b.set_serve_config(&json!({"TCP": {"443": {"TCPForward": "127.0.0.1:18080"}}}));
+        let (_, r, err) = b.fix(route, &["recreate", "--keep-others", "--yes"]);
+        assert_eq!(r["outcome"], "done", "{route:?}: {r:#} {err}");
+        assert_eq!(
+            r["url"],
+            format!("https://{SERVER_NAME}:8443/"),
+            "{route:?}"
+        );
+        let now = b.serve_config();
+        assert_eq!(
+            now["TCP"]["443"]["TCPForward"], "127.0.0.1:18080",
+            "{route:?}: {now}"
+        );
+        assert_eq!(
+            now["Web"][format!("{SERVER_NAME}:8443")]["Handlers"]["/"]["Proxy"],
+            "http://127.0.0.1:18080",
+            "{route:?}: {now}"
+        );
+    }
+}

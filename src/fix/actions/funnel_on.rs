@@ -9,12 +9,14 @@ use crate::diagnosis::rules::ADMIN_DNS_URL;
 use crate::engine::Engine;
 use crate::fix::FixOptions;
 use crate::fix::plan::{
-    Change, Env, Expect, Next, Proposal, Snapshot, replaced, target, want_proxy,
+    Change, Env, Expect, Next, Proposal, Snapshot, replaced, target, target_and_port, want_proxy,
 };
 use crate::tailscale::Status;
+use crate::tailscale::ports::{PortKind, conflict};
 use crate::tailscale::route::Write;
 
-/// The port Funnel is turned on for (the CLI's own Funnel check always looks at 443).
+/// The port Funnel is turned on for unless serve already runs elsewhere; the CLI's own Funnel
+/// check (`verifyFunnelEnabled`) always looks at 443, so 443 must be allowed in any case.
 pub const PORT: u16 = 443;
 
 /// The Funnel port capability: `https://tailscale.com/cap/funnel-ports?ports=443,8443,…`.
@@ -54,11 +56,28 @@ pub fn plan(snap: &Snapshot, env: &Env, certs: &CertTrouble) -> Proposal {
         ));
     }
     let dns = &snap.dns;
-    let tgt = target(env, &snap.serve, Some(PORT));
-    let public = snap.https_url(PORT);
-    let port_arg = format!("--https={PORT}");
+    // The endpoint the user already has becomes public, with its target as it is: the `/`
+    // HTTPS handler (on 443 when there is one there), else the backend on 443.
+    let (tgt, port) = match env.port {
+        Some(_) => (target(env, &snap.serve, Some(PORT)), PORT),
+        None => target_and_port(env, &snap.serve, None),
+    };
+    if port != PORT
+        && let Err(e) = port_allowed(&snap.status, port)
+    {
+        return Proposal::refuse(format!(
+            "serve runs on https://{dns}:{port}/ and {e}: allow it in the funnel nodeAttrs of the tailnet policy file, or serve it on 443 first (serve-doctor fix recreate --https-port 443)"
+        ));
+    }
+    if let Some(why) = conflict(&snap.serve, port, PortKind::Https) {
+        return Proposal::refuse(format!(
+            "{why}; Funnel can only be turned on for an HTTPS port here"
+        ));
+    }
+    let public = snap.https_url(port);
+    let port_arg = format!("--https={port}");
     let mut p = Proposal::draft();
-    p.plan.removes = replaced(&snap.serve, dns, PORT, &public);
+    p.plan.removes = replaced(&snap.serve, dns, port, &public);
     p.plan.notes.push(format!(
         "PUBLIC: {public} becomes reachable by anyone on the internet, not just your tailnet"
     ));
@@ -68,7 +87,7 @@ pub fn plan(snap: &Snapshot, env: &Env, certs: &CertTrouble) -> Proposal {
     p.url = Some(public.clone());
     p.next = Next::Write(Change {
         writes: vec![Write::cli(&["funnel", "--bg", &port_arg, &tgt])],
-        expect: Expect::has(vec![want_proxy(dns, PORT, &tgt, false, Some(true))]),
+        expect: Expect::has(vec![want_proxy(dns, port, &tgt, false, Some(true))]),
         done: format!(
             "Funnel is on: {public} is public on the internet (undo: serve-doctor fix funnel-off)"
         ),
@@ -167,6 +186,7 @@ mod tests {
             route: RouteKind::Cli,
             cli: "tailscale".into(),
             port: None,
+            default_port: None,
         };
         let snap = |st| Snapshot::new(st, ServeConfig::default(), "{}".into(), None).unwrap();
         let no_attr = plan(&snap(status(r#""https":null"#)), &env, &None);
@@ -179,8 +199,46 @@ mod tests {
         let failing = Some((Cause::CertIssuanceFailing, "stuck".to_string()));
         let p = plan(&snap(ok.clone()), &env, &failing);
         assert!(matches!(&p.next, Next::Refuse(m) if m.contains("cannot help")));
-        let p = plan(&snap(ok), &env, &None);
+        let p = plan(&snap(ok.clone()), &env, &None);
         assert!(matches!(&p.next, Next::Write(_)));
         assert!(p.plan.notes[0].starts_with("PUBLIC: https://box.t.ts.net/"));
+
+        // The endpoint the user has, with its target, not a default backend on 443.
+        let with = |raw: &str| {
+            let c = ServeConfig::from_json(raw.as_bytes()).unwrap();
+            Snapshot::new(ok.clone(), c, raw.into(), None).unwrap()
+        };
+        let on_8443 = with(
+            r#"{"TCP":{"8443":{"HTTPS":true}},"Web":{"box.t.ts.net:8443":{"Handlers":{"/":{"Proxy":"https+insecure://127.0.0.1:8443"}}}}}"#,
+        );
+        let p = plan(&on_8443, &env, &None);
+        assert!(
+            matches!(&p.next, Next::Refuse(m) if m.contains("port 8443 is not allowed")),
+            "{:?}",
+            p.next
+        );
+        let on_443 = with(
+            r#"{"TCP":{"443":{"HTTPS":true}},"Web":{"box.t.ts.net:443":{"Handlers":{"/":{"Proxy":"http://127.0.0.1:3000/app"}}}}}"#,
+        );
+        let p = plan(&on_443, &env, &None);
+        let Next::Write(c) = &p.next else {
+            panic!("{:?}", p.next)
+        };
+        assert_eq!(
+            c.writes,
+            vec![Write::cli(&[
+                "funnel",
+                "--bg",
+                "--https=443",
+                "http://127.0.0.1:3000/app"
+            ])]
+        );
+        let forward = with(r#"{"TCP":{"443":{"TCPForward":"127.0.0.1:22"}}}"#);
+        let p = plan(&forward, &env, &None);
+        assert!(
+            matches!(&p.next, Next::Refuse(m) if m.contains("forwards TCP")),
+            "{:?}",
+            p.next
+        );
     }
 }

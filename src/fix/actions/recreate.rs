@@ -14,15 +14,43 @@ use crate::fix::plan::{
     target_and_port, verify, want_proxy,
 };
 use crate::tailscale::ServeConfig;
+use crate::tailscale::ports::{HTTPS_PORTS, PortKind, conflict, free};
 use crate::tailscale::route::{RouteKind, Write};
 use crate::tailscale::serve::split_host_port;
 
 pub fn plan(snap: &Snapshot, env: &Env, keep_others: bool, https_port: Option<u16>) -> Proposal {
-    let (target, port) = target_and_port(env, &snap.serve, https_port);
+    let (target, wanted) = target_and_port(env, &snap.serve, https_port);
+    // What is still there when our handler is written: tailscaled refuses an HTTPS handler on
+    // a port that serves something else (a TCP forward, plain HTTP, a foreground session).
+    let stays = match (env.route, keep_others) {
+        (RouteKind::LocalApi, _) => snap.serve.clone(),
+        (RouteKind::Cli, true) => {
+            let others = without_ours(&snap.clean, &snap.dns, wanted);
+            ServeConfig::from_json(others.to_string().as_bytes()).unwrap_or_default()
+        }
+        (RouteKind::Cli, false) => ServeConfig::default(),
+    };
+    let mut moved = None;
+    let port = match conflict(&stays, wanted, PortKind::Https) {
+        None => wanted,
+        Some(why) if https_port.is_some() => {
+            return Proposal::refuse(format!("{why}. Choose another port with --https-port"));
+        }
+        Some(why) => match free(&stays, PortKind::Https, &HTTPS_PORTS) {
+            Some(p) => {
+                moved = Some(format!("serves on port {p}, not {wanted}: {why}"));
+                p
+            }
+            None => return Proposal::refuse(why),
+        },
+    };
     let mut p = match env.route {
         RouteKind::LocalApi => over_api(snap, port, &target),
         RouteKind::Cli => over_cli(snap, keep_others, port, &target),
     };
+    if let Some(note) = moved {
+        p.plan.notes.insert(0, note);
+    }
     p.url = Some(snap.https_url(port));
     p
 }
@@ -107,6 +135,7 @@ fn over_cli(snap: &Snapshot, keep_others: bool, port: u16, target: &str) -> Prop
             want: vec![want_proxy(dns, port, target, false, None)],
             others: expect_others,
             forwards,
+            private: vec![],
         },
         done: format!("serve recreated for {dns}"),
     });
@@ -186,11 +215,16 @@ mod tests {
         Snapshot::new(status, config, raw, Some("etag-1".into())).unwrap()
     }
 
+    fn serve_bg(port: u16, target: &str) -> Write {
+        Write::cli(&["serve", "--bg", &format!("--https={port}"), target])
+    }
+
     fn env(route: RouteKind) -> Env {
         Env {
             route,
             cli: "tailscale".into(),
             port: None,
+            default_port: None,
         }
     }
 
@@ -251,6 +285,71 @@ mod tests {
             "Web": {"box.t.ts.net:443": {"Handlers": {"/": {"Proxy": "http://127.0.0.1:18080"}}}}}));
         let p = plan(&s, &env(RouteKind::LocalApi), false, None);
         assert!(matches!(p.next, Next::Nothing(_)), "{:?}", p.next);
+    }
+
+    #[test]
+    fn a_tcp_forward_on_443_is_kept_and_serve_moves_to_a_free_port() {
+        let s = snap(json!({"TCP": {"443": {"TCPForward": "127.0.0.1:22"}}}));
+        for (route, keep) in [(RouteKind::LocalApi, false), (RouteKind::Cli, true)] {
+            let p = plan(&s, &env(route), keep, None);
+            let Next::Write(c) = &p.next else {
+                panic!("{:?}", p.next)
+            };
+            assert_eq!(p.url.as_deref(), Some("https://box.t.ts.net:8443/"));
+            assert!(
+                p.plan.notes[0].contains("forwards TCP to 127.0.0.1:22"),
+                "{:?}",
+                p.plan.notes
+            );
+            if route == RouteKind::Cli {
+                assert_eq!(
+                    c.writes.last(),
+                    Some(&serve_bg(8443, "http://127.0.0.1:18080"))
+                );
+            } else {
+                let Write::Config { body, .. } = &c.writes[0] else {
+                    panic!()
+                };
+                let v: Value = serde_json::from_slice(body).unwrap();
+                assert_eq!(v["TCP"]["443"]["TCPForward"], "127.0.0.1:22");
+                assert_eq!(v["TCP"]["8443"]["HTTPS"], true);
+            }
+        }
+        // Asked for 443 by name: refused with the reason and the way out, nothing written.
+        let p = plan(&s, &env(RouteKind::LocalApi), false, Some(443));
+        assert!(
+            matches!(&p.next, Next::Refuse(m) if m.contains("already serving \"tcp\"") && m.contains("--tcp=443 off")),
+            "{:?}",
+            p.next
+        );
+        // reset removes the forward anyway (and says so): 443 is free then.
+        let p = plan(&s, &env(RouteKind::Cli), false, None);
+        assert_eq!(p.url.as_deref(), Some("https://box.t.ts.net/"));
+        assert!(p.plan.removes.iter().any(|l| l.contains("TCP port 443")));
+    }
+
+    #[test]
+    fn after_a_rename_the_target_is_kept_not_the_port_default() {
+        let s = snap(json!({"TCP": {"443": {"HTTPS": true}},
+            "Web": {"old.t.ts.net:443": {"Handlers": {"/": {"Proxy": "https+insecure://192.168.1.20:8443/app"}}}}}));
+        let mut e = env(RouteKind::Cli);
+        e.default_port = Some(3000);
+        let p = plan(&s, &e, false, None);
+        let Next::Write(c) = &p.next else {
+            panic!("{:?}", p.next)
+        };
+        assert_eq!(
+            c.writes.last(),
+            Some(&serve_bg(443, "https+insecure://192.168.1.20:8443/app"))
+        );
+        // --port is an explicit rewire.
+        e.port = Some(4000);
+        let p = plan(&s, &e, false, None);
+        let Next::Write(c) = &p.next else { panic!() };
+        assert_eq!(
+            c.writes.last(),
+            Some(&serve_bg(443, "http://127.0.0.1:4000"))
+        );
     }
 
     #[test]

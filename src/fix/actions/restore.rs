@@ -85,10 +85,22 @@ pub fn plan(
         "serve-doctor fix restore <the backup this run writes> --yes (`serve-doctor fix backups` lists them)".into(),
     );
     p.plan.notes.push(format!("restores {shown}"));
+    // A node that had no config backs up as `null` (LocalAPI) or `{}` (CLI): putting that back
+    // is a reset, and the empty config read back is the match.
+    let empty = edit::is_empty(&v);
+    if empty {
+        p.plan.notes.push(
+            "the backup holds no serve config (the node had none): restoring it is `serve reset` only".into(),
+        );
+    }
     p.next = Next::Write(Change {
         writes: cli_replace(&v, &shown),
         expect: Expect::Exact(v),
-        done: "the backup is restored".into(),
+        done: if empty {
+            "the backup is restored: the node has no serve config again, as before".into()
+        } else {
+            "the backup is restored".into()
+        },
     });
     p
 }
@@ -127,6 +139,28 @@ mod tests {
         Chosen {
             path: PathBuf::from("/b/x.json"),
             text: Ok(text.into()),
+        }
+    }
+
+    #[test]
+    fn an_empty_backup_restores_as_a_reset_and_verifies_against_the_empty_config() {
+        use crate::fix::plan::verify;
+        for text in ["null", "", "{}", " null\n"] {
+            let p = plan(&snap(), Some(&chosen(text)), Path::new("/b"), false);
+            let Next::Write(c) = &p.next else {
+                panic!("{text:?}: {:?}", p.next)
+            };
+            assert_eq!(c.writes, vec![Write::cli(&["serve", "reset"])], "{text:?}");
+            for back in ["{}", "null"] {
+                let v: Value = serde_json::from_str(back).unwrap();
+                assert_eq!(
+                    verify(&c.expect, &ServeConfig::default(), &v),
+                    Ok(()),
+                    "{text:?} read back as {back}"
+                );
+            }
+            let busy: Value = serde_json::from_str(r#"{"TCP":{"443":{"HTTPS":true}}}"#).unwrap();
+            assert!(verify(&c.expect, &ServeConfig::default(), &busy).is_err());
         }
     }
 

@@ -288,6 +288,31 @@ impl LocalApi {
         Ok(())
     }
 
+    /// The health warnings by code: the first message of a bus watch with the initial state and
+    /// health (there is no other way to read them structured), within `bound`. `None` when the
+    /// daemon did not send them in time.
+    pub async fn health_codes(&self, bound: Duration) -> Option<Vec<String>> {
+        use super::notify::mask;
+        let m = mask::INITIAL_STATE
+            | mask::NO_PRIVATE_KEYS
+            | mask::INITIAL_HEALTH_STATE
+            | mask::NO_NET_MAP;
+        let read = async {
+            let mut bus = self.watch_ipn_bus(m).await.ok()?;
+            loop {
+                match bus.next().await? {
+                    Ok(n) => {
+                        if let Some(codes) = n.warning_codes() {
+                            return Some(codes);
+                        }
+                    }
+                    Err(_) => continue,
+                }
+            }
+        };
+        tokio::time::timeout(bound, read).await.ok().flatten()
+    }
+
     /// `GET /localapi/v0/watch-ipn-bus?mask=N`: subscribes to the bus. Connecting and the
     /// response head are bounded by the timeout; the stream itself stays open until the daemon
     /// closes it or the [`IpnBus`] is dropped. The daemon sends the head once the watcher is

@@ -64,6 +64,13 @@ impl Notify {
         serde_json::from_slice(bytes)
     }
 
+    /// The codes of the health warnings this message carries, when it carries the health state.
+    pub fn warning_codes(&self) -> Option<Vec<String>> {
+        self.health
+            .as_ref()
+            .map(crate::tailscale::health::warning_codes)
+    }
+
     /// Whether this message can change a diagnosis: state, self node, netmap or health.
     pub fn is_interesting(&self) -> bool {
         self.state.is_some() || self.self_change || self.net_map || self.health.is_some()
