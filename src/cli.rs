@@ -9,10 +9,10 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use serve_doctor::config;
-use serve_doctor::engine::Engine;
 use serve_doctor::exit::Exit;
 use serve_doctor::report;
 use serve_doctor::settings::{self, Overrides, Settings};
+use serve_doctor::targets::{self, Target};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Format {
@@ -36,6 +36,82 @@ pub struct DiagnoseArgs {
     /// Also run `tailscale cert` (bounded by --timeout, in a throw-away directory)
     #[arg(long)]
     pub deep: bool,
+    /// Diagnose every target (`serve-doctor targets`) at once: one report, the worst exit
+    #[arg(long, conflicts_with = "target")]
+    pub all: bool,
+    /// Diagnose this target from the config's list (`serve-doctor targets`)
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TargetsArgs {
+    #[command(subcommand)]
+    pub action: Option<TargetsAction>,
+    /// Print the list as JSON
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum TargetsAction {
+    /// List the targets (this node first)
+    List,
+    /// Add a target: a remote node over SSH or a URL seen from this device
+    Add {
+        /// A short name (letters, digits, '.', '_', '-')
+        name: String,
+        /// [user@]host[:port] of a remote node
+        #[arg(
+            long,
+            value_name = "DEST",
+            conflicts_with = "url",
+            required_unless_present = "url"
+        )]
+        ssh: Option<String>,
+        /// https://name.tailnet.ts.net/ to watch from here
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
+    /// Remove a target
+    Remove { name: String },
+}
+
+/// `serve-doctor targets …`: the list lives in the config file; the app rereads it.
+pub fn targets(args: &TargetsArgs) -> anyhow::Result<ExitCode> {
+    let loaded = config::load();
+    let done = match args.action.clone().unwrap_or(TargetsAction::List) {
+        TargetsAction::List => {
+            let (list, problems) = serve_doctor::targets::all(&loaded.config);
+            for p in &problems {
+                eprintln!("serve-doctor: warning: {p}");
+            }
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for t in &list {
+                    println!("{:<16} {}", t.name, t.describe());
+                }
+            }
+            Ok(())
+        }
+        TargetsAction::Add { name, ssh, url } => {
+            let entry = config::TargetEntry { name, ssh, url };
+            serve_doctor::targets::add(&loaded, entry).map(|t| {
+                println!("added {}", t.describe());
+            })
+        }
+        TargetsAction::Remove { name } => {
+            serve_doctor::targets::remove(&loaded, &name).map(|()| println!("removed {name}"))
+        }
+    };
+    match done {
+        Ok(()) => Ok(Exit::Success.into()),
+        Err(e) => {
+            eprintln!("serve-doctor: {e}");
+            Ok(Exit::Usage.into())
+        }
+    }
 }
 
 /// The config file read once, its problem (if any) warned about, the flags resolved over it.
@@ -48,31 +124,65 @@ pub fn settings(overrides: &Overrides) -> Settings {
 }
 
 pub fn diagnose(overrides: &Overrides, args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
-    let mut opts = settings(overrides).engine;
+    let loaded = config::load();
+    if let Some(p) = &loaded.problem {
+        eprintln!("serve-doctor: warning: {p}");
+    }
+    let mut opts = serve_doctor::settings::resolve(overrides, &loaded.config).engine;
     opts.full = args.full;
     opts.deep = args.deep;
-    let engine = match Engine::new(opts) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("serve-doctor: {e}");
-            return Ok(Exit::Usage.into());
+    let (all, problems) = targets::all(&loaded.config);
+    let chosen: Vec<Target> = if args.all {
+        for p in &problems {
+            eprintln!("serve-doctor: warning: {p}");
         }
+        all
+    } else if let Some(name) = &args.target {
+        match all.into_iter().find(|t| &t.name == name) {
+            Some(t) => vec![t],
+            None => {
+                eprintln!(
+                    "serve-doctor: there is no target called {name} (serve-doctor targets lists them)"
+                );
+                return Ok(Exit::Usage.into());
+            }
+        }
+    } else {
+        vec![Target::local()]
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let d = rt.block_on(engine.diagnose(|_| {}));
+    let reports = rt.block_on(targets::diagnose_all(&chosen, &opts));
     // Drop the runtime before printing so that every cancelled probe (and its process group)
     // is gone by the time a caller reads our output.
     drop(rt);
+    if !args.all {
+        let r = &reports[0];
+        let Some(d) = &r.diagnosis else {
+            eprintln!(
+                "serve-doctor: {}",
+                r.error.as_deref().unwrap_or("cannot diagnose")
+            );
+            return Ok(Exit::Usage.into());
+        };
+        let out = if args.json {
+            report::json(d) + "\n"
+        } else if args.markdown {
+            report::markdown(d)
+        } else {
+            report::text(d)
+        };
+        print!("{out}");
+        return Ok(Exit::health(d.health).into());
+    }
+    let worst = targets::worst(&reports);
     let out = if args.json {
-        report::json(&d) + "\n"
-    } else if args.markdown {
-        report::markdown(&d)
+        report::json_targets(&reports, worst) + "\n"
     } else {
-        report::text(&d)
+        report::targets_text(&reports, worst, args.markdown)
     };
     print!("{out}");
-    Ok(Exit::health(d.health).into())
+    Ok(Exit::health(worst).into())
 }

@@ -67,6 +67,9 @@ pub struct Config {
     /// Local port of the SSH tunnel (default: the backend port).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tunnel_local_port: Option<u16>,
+    /// What else to watch besides this node (`serve-doctor targets`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetEntry>,
     /// Keys this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -89,9 +92,22 @@ impl Default for Config {
             ssh_user: None,
             ssh_host: None,
             tunnel_local_port: None,
+            targets: Vec::new(),
             extra: serde_json::Map::new(),
         }
     }
+}
+
+/// A place to watch besides this node, as the config file keeps it: a remote node over SSH
+/// (`"ssh": "[user@]host[:port]"`) or a URL seen from this device (`"url": "https://…/"`).
+/// Checked when used ([`crate::targets`]), so a bad entry is named rather than dropping the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetEntry {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// The result of reading the config file: always usable settings, plus what went wrong, if anything.

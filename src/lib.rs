@@ -20,5 +20,6 @@ pub mod report;
 pub mod settings;
 pub mod shell;
 pub mod tailscale;
+pub mod targets;
 pub mod tray;
 pub mod tunnel;

@@ -29,6 +29,8 @@ enum Command {
     Diagnose(cli::DiagnoseArgs),
     /// Change the serve config (recreate, restore, fallbacks) with a backup first; see `fix --help`
     Fix(fix_cli::FixArgs),
+    /// List, add and remove the targets to watch (remote nodes over SSH, URLs seen from here)
+    Targets(cli::TargetsArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
     let result = match &args.command {
         Some(Command::Diagnose(d)) => cli::diagnose(&args.overrides, d),
         Some(Command::Fix(f)) => fix_cli::run(&args.overrides, f),
+        Some(Command::Targets(t)) => cli::targets(t),
         None => serve_doctor::tray::run(args.overrides),
     };
     match result {

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::diagnosis::{CheckStatus, Diagnosis, Health};
+use crate::targets::TargetReport;
 
 fn health_word(h: Health) -> &'static str {
     match h {
@@ -200,5 +201,45 @@ pub fn markdown(d: &Diagnosis) -> String {
     }
     let _ = writeln!(s);
     let _ = writeln!(s, "<sub>serve-doctor {}</sub>", env!("CARGO_PKG_VERSION"));
+    s
+}
+
+/// Several targets in one JSON object: the worst health, then one entry per target.
+pub fn json_targets(reports: &[TargetReport], worst: Health) -> String {
+    let v = serde_json::json!({"health": worst, "targets": reports});
+    serde_json::to_string_pretty(&v).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+/// Several targets, one section each (text or Markdown), the worst first in a summary line.
+pub fn targets_text(reports: &[TargetReport], worst: Health, as_markdown: bool) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} {} — {} target(s)",
+        health_symbol(worst),
+        health_word(worst),
+        reports.len()
+    );
+    for r in reports {
+        let cause = r.diagnosis.as_ref().map_or("error", |d| d.cause.as_str());
+        let _ = writeln!(
+            s,
+            "  {} {:<16} {}",
+            health_symbol(r.health()),
+            r.target.name,
+            cause
+        );
+    }
+    for r in reports {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "== {} — {}", r.target.name, r.target.describe());
+        match &r.diagnosis {
+            Some(d) if as_markdown => s.push_str(&markdown(d)),
+            Some(d) => s.push_str(&text(d)),
+            None => {
+                let _ = writeln!(s, "{}", r.error.as_deref().unwrap_or("not diagnosed"));
+            }
+        }
+    }
     s
 }

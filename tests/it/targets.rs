@@ -1,0 +1,78 @@
+//! `serve-doctor targets` and `diagnose --all` / `--target`: the real binary, its config file.
+
+use serde_json::Value;
+
+use crate::support::fake::{Scenario, serve_doctor};
+use crate::support::tls::{TestCa, http_backend, tls_peer};
+
+fn out(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn targets_are_added_listed_and_removed_in_the_config_file() {
+    let sc = Scenario::new();
+    let o = serve_doctor(
+        &sc,
+        &["targets", "add", "site", "--url", "https://box.t.ts.net/"],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    for bad in [
+        vec!["targets", "add", "site", "--url", "https://other/"],
+        vec!["targets", "add", "bad name", "--url", "https://x/"],
+        vec!["targets", "add", "x", "--url", "ftp://x/"],
+        vec!["targets", "remove", "local"],
+        vec!["targets", "remove", "nope"],
+    ] {
+        let o = serve_doctor(&sc, &bad).await;
+        assert_eq!(o.status.code(), Some(64), "{bad:?}: {}", out(&o));
+    }
+    let o = serve_doctor(&sc, &["targets", "list", "--json"]).await;
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["name"], "local");
+    assert_eq!(v[1]["name"], "site");
+    assert_eq!(v[1]["kind"], "url");
+    let o = serve_doctor(&sc, &["targets", "remove", "site"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let o = serve_doctor(&sc, &["targets", "list", "--json"]).await;
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn diagnose_all_reports_one_entry_per_target_with_the_worst_exit() {
+    let ca = TestCa::new();
+    let backend = http_backend(200).await;
+    let tls = tls_peer(ca.leaf("box.tail1234.ts.net", 60), 200).await;
+    let sc = Scenario::new();
+    sc.status("healthy").serve("healthy", backend.addr().port());
+    let ca_file = sc.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let cli = sc.cli();
+    let common = [
+        "--tailscale",
+        cli.to_str().unwrap(),
+        "--connect",
+        &tls.addr_str(),
+        "--ca-file",
+        ca_file.to_str().unwrap(),
+    ];
+    let mut args = vec!["diagnose", "--all", "--json"];
+    args.extend_from_slice(&common);
+    let o = serve_doctor(&sc, &args).await;
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
+    assert_eq!(o.status.code(), Some(0), "{v:#}");
+    assert_eq!(v["health"], "green");
+    assert_eq!(v["targets"][0]["name"], "local");
+    assert_eq!(v["targets"][0]["diagnosis"]["cause"], "healthy");
+
+    let mut args = vec!["diagnose", "--target", "nope"];
+    args.extend_from_slice(&common);
+    let o = serve_doctor(&sc, &args).await;
+    assert_eq!(o.status.code(), Some(64), "{}", out(&o));
+}
