@@ -38,10 +38,10 @@ pub struct DiagnoseArgs {
     pub deep: bool,
 }
 
-/// The config file read once, its problem (if any) warned about, the flags resolved over it.
+/// The config file read once, each of its problems warned about, the flags resolved over it.
 pub fn settings(overrides: &Overrides) -> Settings {
     let loaded = config::load();
-    if let Some(p) = &loaded.problem {
+    for p in &loaded.problems {
         eprintln!("serve-doctor: warning: {p}");
     }
     settings::resolve(overrides, &loaded.config)

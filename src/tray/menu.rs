@@ -277,7 +277,7 @@ pub fn build(input: Input<'_>) -> Model {
     if let Some(p) = &settings.problem {
         items.push(Node::act(
             "status.config",
-            clip(&format!("⚠ Config file unusable, using defaults: {p}")),
+            clip(&format!("⚠ Config file has problems: {p}")),
             Action::OpenConfig,
         ));
     }
@@ -1275,7 +1275,7 @@ mod tests {
             ..SettingsView::default()
         };
         let m = build(input(&v, &[], &s));
-        assert!(labels(&m)[2].starts_with("⚠ Config file unusable"));
+        assert!(labels(&m)[2].starts_with("⚠ Config file has problems"));
         assert_eq!(m.action("status.config"), Some(&Action::OpenConfig));
         assert_eq!(m.action("settings.notifications"), None);
         assert_eq!(m.action("settings.open"), Some(&Action::OpenConfig));

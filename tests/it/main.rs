@@ -4,6 +4,7 @@ mod support;
 
 mod diagnose;
 mod fix;
+mod hostile;
 mod localapi;
 mod packaging;
 mod probe;

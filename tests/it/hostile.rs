@@ -1,0 +1,91 @@
+//! Hostile and broken input end to end: a config file with bad values or of the wrong file type,
+//! names that need shell quoting, and daemon error texts inside successful replies.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::fake::{Scenario, serve_doctor};
+use crate::support::tls::closed_port;
+
+/// `diagnose --json` against the scenario's fake CLI, bounded: a run that blocks (on a FIFO, say)
+/// fails the test instead of hanging it. → (exit code, JSON, stderr).
+async fn diagnose(sc: &Scenario, extra: &[&str]) -> (i32, Value, String) {
+    let cli = sc.cli();
+    let closed = closed_port().await.to_string();
+    let mut args = vec![
+        "diagnose",
+        "--json",
+        "--tailscale",
+        cli.to_str().unwrap(),
+        "--connect",
+        &closed,
+    ];
+    args.extend_from_slice(extra);
+    let out = tokio::time::timeout(Duration::from_secs(30), serve_doctor(sc, &args))
+        .await
+        .expect("serve-doctor did not finish within 30 s");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): stderr={stderr}"));
+    (out.status.code().unwrap_or(-1), v, stderr)
+}
+
+fn config_path(sc: &Scenario) -> std::path::PathBuf {
+    let dir = sc.path().join("home/.config/serve-doctor");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("config.json")
+}
+
+#[tokio::test]
+async fn a_bad_config_value_is_one_warning_and_the_good_values_still_apply() {
+    let sc = Scenario::new();
+    sc.status("healthy").serve("healthy", 18080);
+    let p = config_path(&sc);
+    let text = r#"{"backend_port": 0, "timeout_secs": "2", "tunnel_local_port": 4321}"#;
+    std::fs::write(&p, text).unwrap();
+    let (_, v, stderr) = diagnose(&sc, &[]).await;
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("serve-doctor: warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    let file = p.display().to_string();
+    assert!(
+        warnings[0].contains(&file) && warnings[0].contains("backend_port = 0"),
+        "{stderr}"
+    );
+    assert!(
+        warnings[1].contains("timeout_secs = \"2\"") && warnings[1].contains("(5)"),
+        "{stderr}"
+    );
+    // Port 0 was not used: the port comes from the serve config, as with no config port.
+    assert_eq!(v["backend_port_source"], "serve_config");
+    assert_eq!(
+        std::fs::read_to_string(&p).unwrap(),
+        text,
+        "never rewritten"
+    );
+}
+
+#[tokio::test]
+async fn a_fifo_or_a_directory_as_the_config_is_refused_without_blocking() {
+    let sc = Scenario::new();
+    sc.status("healthy").serve("healthy", 18080);
+    let p = config_path(&sc);
+    let made = std::process::Command::new("mkfifo").arg(&p).status();
+    assert!(made.unwrap().success());
+    let (_, v, stderr) = diagnose(&sc, &[]).await;
+    assert!(
+        stderr.contains("is a FIFO (named pipe), not a regular file"),
+        "{stderr}"
+    );
+    assert!(v["cause"].is_string(), "{v}");
+    std::fs::remove_file(&p).unwrap();
+    std::fs::create_dir(&p).unwrap();
+    let (_, _, stderr) = diagnose(&sc, &[]).await;
+    assert!(
+        stderr.contains("is a directory, not a regular file"),
+        "{stderr}"
+    );
+}
