@@ -59,4 +59,6 @@ pub fn assemble(
 }
 
 #[cfg(test)]
+mod shell_tests;
+#[cfg(test)]
 mod tests;

@@ -89,3 +89,80 @@ async fn a_fifo_or_a_directory_as_the_config_is_refused_without_blocking() {
         "{stderr}"
     );
 }
+
+/// A node name and a CLI path that a shell would split, expand or run, and an SSH user likewise.
+const NAME: &str = "my box $(id) `id` 'q' \"d\" ü;x.tail1234.ts.net";
+const DIR: &str = "My Tools/ü $(id) `id` it's \"q\"";
+
+#[tokio::test]
+async fn printed_commands_name_a_hostile_cli_node_and_user_as_one_word_each() {
+    let sc = Scenario::new();
+    // The fake keeps its state beside the path it was started by: a scenario inside DIR.
+    let dir = sc.path().join(DIR);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cli = dir.join("tailscale");
+    std::os::unix::fs::symlink(sc.cli(), &cli).unwrap();
+    // NAME holds quotes: it goes into the JSON escaped.
+    let escaped = Value::from(NAME).to_string();
+    let status = crate::support::fake::fixture("status-https-off")
+        .replace("box.tail1234.ts.net", escaped.trim_matches('"'));
+    std::fs::write(dir.join("status.json"), status).unwrap();
+    std::fs::write(
+        config_path(&sc),
+        serde_json::json!({"ssh_user": "al ice$(id)", "tunnel_local_port": 9000}).to_string(),
+    )
+    .unwrap();
+    let cli_s = cli.to_str().unwrap();
+    let closed = closed_port().await.to_string();
+    let out = serve_doctor(
+        &sc,
+        &[
+            "diagnose",
+            "--json",
+            "--tailscale",
+            cli_s,
+            "--connect",
+            &closed,
+        ],
+    )
+    .await;
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["cause"], "https_disabled", "{v}");
+    assert_eq!(v["node"]["dns_name"], NAME);
+    let command = |id: &str| {
+        let c = v["fixes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id)
+            .and_then(|f| f["command"].as_str())
+            .unwrap_or_else(|| panic!("no {id} command in {v}"));
+        shlex::split(c).unwrap_or_else(|| panic!("{c}"))
+    };
+    let target = format!("al ice$(id)@{NAME}");
+    assert_eq!(
+        command("ssh_tunnel"),
+        ["ssh", "-N", "-L", "9000:127.0.0.1:18080", target.as_str()]
+    );
+    // Logged out: the command names the CLI.
+    let status = std::fs::read_to_string(dir.join("status.json"))
+        .unwrap()
+        .replace("\"Running\"", "\"NeedsLogin\"");
+    std::fs::write(dir.join("status.json"), status).unwrap();
+    let out = serve_doctor(
+        &sc,
+        &[
+            "diagnose",
+            "--json",
+            "--tailscale",
+            cli_s,
+            "--connect",
+            &closed,
+        ],
+    )
+    .await;
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["cause"], "needs_login", "{v}");
+    let login = v["fixes"][0]["command"].as_str().unwrap();
+    assert_eq!(shlex::split(login).unwrap(), [cli_s, "up"], "{login}");
+}
