@@ -166,3 +166,60 @@ async fn printed_commands_name_a_hostile_cli_node_and_user_as_one_word_each() {
     let login = v["fixes"][0]["command"].as_str().unwrap();
     assert_eq!(shlex::split(login).unwrap(), [cli_s, "up"], "{login}");
 }
+
+/// The texts the CLI route reads as "the daemon is down" or "the GUI is unreachable".
+const DAEMON_DOWN: &str = "failed to connect to local tailscaled; it doesn't appear to be running";
+const GUI_DOWN: &str = "The Tailscale GUI failed to start";
+
+#[tokio::test]
+async fn daemon_error_texts_inside_a_successful_status_change_nothing() {
+    let sc = Scenario::new();
+    let mut status: Value =
+        serde_json::from_str(&crate::support::fake::fixture("status-healthy")).unwrap();
+    status["Self"]["HostName"] = DAEMON_DOWN.into();
+    status["Health"] = serde_json::json!([DAEMON_DOWN, GUI_DOWN]);
+    sc.write("status.json", &status.to_string())
+        .serve("healthy", 18080);
+    let (_, v, _) = diagnose(&sc, &[]).await;
+    for bad in ["daemon_unreachable", "status_unparseable"] {
+        assert_ne!(v["cause"], bad, "{v:#}");
+    }
+    let check = |id: &str| crate::support::fake::check(&v, id).clone();
+    assert_eq!(check("daemon")["status"], "pass", "{v:#}");
+    assert_eq!(check("logged_in")["status"], "pass", "{v:#}");
+    assert_eq!(v["node"]["dns_name"], "box.tail1234.ts.net");
+    // The health messages are shown as health messages, nothing more.
+    let health = check("health_warnings");
+    assert!(
+        health["detail"]
+            .as_str()
+            .unwrap()
+            .contains("failed to connect"),
+        "{health}"
+    );
+}
+
+#[tokio::test]
+async fn daemon_error_texts_inside_a_successful_serve_config_change_nothing() {
+    let sc = Scenario::new();
+    let serve = serde_json::json!({
+        "TCP": {"443": {"HTTPS": true}},
+        "Web": {"box.tail1234.ts.net:443": {"Handlers": {
+            "/": {"Proxy": "http://127.0.0.1:18080"},
+            "/down": {"Text": format!("{DAEMON_DOWN}\n{GUI_DOWN}")},
+        }}},
+    });
+    sc.status("healthy").write("serve.json", &serve.to_string());
+    let (_, v, _) = diagnose(&sc, &[]).await;
+    for bad in [
+        "daemon_unreachable",
+        "status_unparseable",
+        "serve_not_configured",
+    ] {
+        assert_ne!(v["cause"], bad, "{v:#}");
+    }
+    let serve_check = crate::support::fake::check(&v, "serve_config");
+    assert_eq!(serve_check["status"], "pass", "{v:#}");
+    // The "/" mount's target was read from the config, not a default.
+    assert_eq!(v["backend_port_source"], "serve_config", "{v:#}");
+}
