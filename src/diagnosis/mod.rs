@@ -49,7 +49,7 @@ pub fn assemble(
         node,
         backend_port: p.backend_port,
         backend_port_source: p.backend_port_source,
-        checks: checks::checks(ev, &p),
+        checks: settle(checks::checks(ev, &p), complete),
         fixes: advice::fixes(cause, ev, &p, consent_url.as_deref()),
         consent_url,
         route,
@@ -58,6 +58,26 @@ pub fn assemble(
     }
 }
 
+/// In the final report a step still running never finished (its probe panicked or was lost):
+/// that is an error of the check, not a wait.
+fn settle(mut checks: Vec<Check>, complete: bool) -> Vec<Check> {
+    if complete {
+        for c in checks
+            .iter_mut()
+            .filter(|c| c.status == CheckStatus::Pending)
+        {
+            c.status = CheckStatus::Error;
+            c.detail = format!(
+                "did not finish ({}): an internal error",
+                c.detail.trim_end_matches('…')
+            );
+        }
+    }
+    checks
+}
+
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod shell_tests;
 #[cfg(test)]
