@@ -256,12 +256,7 @@ prop_compose! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 256,
-        // A failure is turned into a regular regression test, not a file beside the sources.
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::tailscale::proptests::config())]
 
     #[test]
     fn a_final_report_is_green_only_on_evidence_and_never_pending(ev in evidence()) {

@@ -263,7 +263,7 @@ pub(crate) fn expect_object(bytes: &[u8], null_ok: bool) -> Result<(), serde_jso
 }
 
 #[cfg(test)]
-mod proptests;
+pub(crate) mod proptests;
 
 #[cfg(test)]
 mod tests {

@@ -79,13 +79,19 @@ fn parse_all(bytes: &[u8]) {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
+/// The settings of every property test here and in the rules': few enough cases to run in a
+/// fraction of a second.
+pub(crate) fn config() -> ProptestConfig {
+    ProptestConfig {
         cases: 256,
         // A failure is turned into a regular regression test, not a file beside the sources.
         failure_persistence: None,
         ..ProptestConfig::default()
-    })]
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {

@@ -1,6 +1,7 @@
 //! Hostile and broken input end to end: a config file with bad values or of the wrong file type,
 //! names that need shell quoting, and daemon error texts inside successful replies.
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -11,7 +12,11 @@ use crate::support::tls::closed_port;
 /// `diagnose --json` against the scenario's fake CLI, bounded: a run that blocks (on a FIFO, say)
 /// fails the test instead of hanging it. → (exit code, JSON, stderr).
 async fn diagnose(sc: &Scenario, extra: &[&str]) -> (i32, Value, String) {
-    let cli = sc.cli();
+    diagnose_with(sc, &sc.cli(), extra).await
+}
+
+/// [`diagnose`] with the CLI at `cli`.
+async fn diagnose_with(sc: &Scenario, cli: &Path, extra: &[&str]) -> (i32, Value, String) {
     let closed = closed_port().await.to_string();
     let mut args = vec![
         "diagnose",
@@ -113,20 +118,7 @@ async fn printed_commands_name_a_hostile_cli_node_and_user_as_one_word_each() {
     )
     .unwrap();
     let cli_s = cli.to_str().unwrap();
-    let closed = closed_port().await.to_string();
-    let out = serve_doctor(
-        &sc,
-        &[
-            "diagnose",
-            "--json",
-            "--tailscale",
-            cli_s,
-            "--connect",
-            &closed,
-        ],
-    )
-    .await;
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, v, _) = diagnose_with(&sc, &cli, &[]).await;
     assert_eq!(v["cause"], "https_disabled", "{v}");
     assert_eq!(v["node"]["dns_name"], NAME);
     let command = |id: &str| {
@@ -149,19 +141,7 @@ async fn printed_commands_name_a_hostile_cli_node_and_user_as_one_word_each() {
         .unwrap()
         .replace("\"Running\"", "\"NeedsLogin\"");
     std::fs::write(dir.join("status.json"), status).unwrap();
-    let out = serve_doctor(
-        &sc,
-        &[
-            "diagnose",
-            "--json",
-            "--tailscale",
-            cli_s,
-            "--connect",
-            &closed,
-        ],
-    )
-    .await;
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, v, _) = diagnose_with(&sc, &cli, &[]).await;
     assert_eq!(v["cause"], "needs_login", "{v}");
     let login = v["fixes"][0]["command"].as_str().unwrap();
     assert_eq!(shlex::split(login).unwrap(), [cli_s, "up"], "{login}");
