@@ -12,14 +12,18 @@
 //! cannot be reached; `--socket` forces the LocalAPI. Every diagnosis names the route it used.
 
 use std::ffi::OsString;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use crate::diagnosis::{self, Diagnosis, Evidence, Inputs, Platform, Step, rules};
-use crate::probe::{self, HttpOutcome, TlsOutcome, Trust};
+use crate::diagnosis::{
+    self, Diagnosis, Evidence, Inputs, Platform, ProbePlan, Step, endpoints, rules,
+};
+use crate::probe::{self, HttpOutcome, TcpOutcome, TlsOutcome, Trust};
 use crate::tailscale::localapi::{self, Discovery, LocalApi, Roots};
 use crate::tailscale::route::{AnyRoute, ApiRoute, CliRoute, Route, api_failure};
 use crate::tailscale::{self, CertCommand, CliFailure, ServeConfig, Status};
@@ -64,6 +68,8 @@ pub enum EngineError {
 pub struct Engine {
     opts: Options,
     trust: Arc<Trust>,
+    /// For `https+insecure://` backends: accepts any certificate, as serve does for them.
+    insecure: Arc<Trust>,
     path_env: Option<OsString>,
     /// Where discovery found the LocalAPI, cached between runs (discovery can spawn `lsof`).
     discovery: tokio::sync::Mutex<Option<Discovery>>,
@@ -79,6 +85,17 @@ enum Done {
     Backend(HttpOutcome, u64),
     Via(HttpOutcome, u64),
     Cert(CertCommand, u64),
+    /// A probe of another endpoint, by its URL.
+    Endpoint(String, EndpointDone, u64),
+}
+
+/// What a probe of another endpoint found.
+enum EndpointDone {
+    Listener(TcpOutcome),
+    Tls(TlsOutcome),
+    Request(HttpOutcome),
+    Backend(HttpOutcome),
+    Forward(TcpOutcome),
 }
 
 /// How long a "not connected to control" reading is given to clear before it is believed.
@@ -111,6 +128,7 @@ impl Engine {
         Ok(Engine {
             opts,
             trust: Arc::new(trust),
+            insecure: Arc::new(Trust::accept_any()?),
             path_env: std::env::var_os("PATH"),
             discovery: tokio::sync::Mutex::new(None),
             roots: Roots::system(),
@@ -232,6 +250,16 @@ impl Engine {
                 Done::Backend(o, ms) => ev.backend = Step::Done { value: o, ms },
                 Done::Via(o, ms) => ev.via_serve = Step::Done { value: o, ms },
                 Done::Cert(c, ms) => ev.cert_cmd = Step::Done { value: c, ms },
+                Done::Endpoint(url, done, ms) => {
+                    let st = ev.endpoint_steps.entry(url).or_default();
+                    match done {
+                        EndpointDone::Listener(o) => st.listener = Step::Done { value: o, ms },
+                        EndpointDone::Tls(o) => st.tls = Step::Done { value: o, ms },
+                        EndpointDone::Request(o) => st.request = Step::Done { value: o, ms },
+                        EndpointDone::Backend(o) => st.backend = Step::Done { value: o, ms },
+                        EndpointDone::Forward(o) => st.forward = Step::Done { value: o, ms },
+                    }
+                }
             }
             // Decide before starting anything new: a certain verdict must not cost a probe
             // (with HTTPS off, every handshake attempt makes tailscaled try issuance again).
@@ -350,12 +378,13 @@ impl Engine {
             });
             ev.tls = Step::Running;
         }
-        if let (Step::NotStarted, Ok(addr)) = (&ev.backend, &plan.backend_addr) {
-            let addr = addr.clone();
+        if let (Step::NotStarted, Some(target)) = (&ev.backend, &plan.backend_target) {
+            let (target, trust, insecure) =
+                (target.clone(), self.trust.clone(), self.insecure.clone());
             tasks.spawn(async move {
                 let s = Instant::now();
                 Done::Backend(
-                    probe::http_get(&addr, &addr, "/", None, t).await,
+                    probe::backend_get(&target, &trust, &insecure, t).await,
                     ms_since(s),
                 )
             });
@@ -374,6 +403,125 @@ impl Engine {
             });
             ev.via_serve = Step::Running;
         }
+        self.start_endpoint_probes(ev, &plan, tasks);
+    }
+
+    /// The other endpoints of this node, once the main handshake shows the certificate works
+    /// (every handshake that fails makes tailscaled try issuance again, so none is made before).
+    /// Each probe starts when what it needs is there: the request through serve after that
+    /// endpoint's own handshake.
+    fn start_endpoint_probes(
+        &self,
+        ev: &mut Evidence,
+        plan: &ProbePlan,
+        tasks: &mut JoinSet<Done>,
+    ) {
+        if endpoints::blocked(ev, plan).is_some() {
+            return;
+        }
+        let Ok(dial) = &plan.dial else { return };
+        // The host part of the main dial address (an IP, or --connect's host), with each
+        // endpoint's own port.
+        let host = dial
+            .rsplit_once(':')
+            .map_or(dial.as_str(), |(h, _)| h)
+            .to_string();
+        let t = self.opts.timeout;
+        for ep in plan.endpoints.iter().filter(|e| e.ours() && !e.primary) {
+            let main_tls = endpoints::shares_main_handshake(plan, ep);
+            let main_tls_ok = matches!(ev.tls.value(), Some(TlsOutcome::Established { .. }));
+            let st = ev.endpoint_steps.entry(ep.url.clone()).or_default();
+            // On the main port the main dial address speaks for it (`--connect` included).
+            let addr = if ep.port == plan.https_port {
+                dial.clone()
+            } else {
+                format!("{host}:{}", ep.port)
+            };
+            let url = ep.url.clone();
+            let spawn =
+                |tasks: &mut JoinSet<Done>,
+                 f: Pin<Box<dyn Future<Output = EndpointDone> + Send>>| {
+                    let url = url.clone();
+                    tasks.spawn(async move {
+                        let s = Instant::now();
+                        let done = f.await;
+                        Done::Endpoint(url, done, ms_since(s))
+                    });
+                };
+            if let (Step::NotStarted, Some(target)) = (&st.backend, &ep.target) {
+                let (target, trust, insecure) =
+                    (target.clone(), self.trust.clone(), self.insecure.clone());
+                spawn(
+                    tasks,
+                    Box::pin(async move {
+                        EndpointDone::Backend(
+                            probe::backend_get(&target, &trust, &insecure, t).await,
+                        )
+                    }),
+                );
+                st.backend = Step::Running;
+            }
+            if let (Step::NotStarted, Some(fwd)) = (&st.forward, &ep.forward) {
+                let fwd = fwd.clone();
+                spawn(
+                    tasks,
+                    Box::pin(
+                        async move { EndpointDone::Forward(probe::tcp_connect(&fwd, t).await.0) },
+                    ),
+                );
+                st.forward = Step::Running;
+            }
+            if ep.kind == endpoints::Kind::Tcp && !ep.tls && matches!(st.listener, Step::NotStarted)
+            {
+                let addr = addr.clone();
+                spawn(
+                    tasks,
+                    Box::pin(async move {
+                        EndpointDone::Listener(probe::tcp_connect(&addr, t).await.0)
+                    }),
+                );
+                st.listener = Step::Running;
+            }
+            if ep.tls && !main_tls && matches!(st.tls, Step::NotStarted) {
+                let (addr, sni, trust) = (addr.clone(), ep.sni.clone(), self.trust.clone());
+                spawn(
+                    tasks,
+                    Box::pin(async move {
+                        EndpointDone::Tls(probe::tls_handshake(&addr, &sni, &trust, t).await)
+                    }),
+                );
+                st.tls = Step::Running;
+            }
+            let tls_ready = if main_tls {
+                main_tls_ok
+            } else {
+                matches!(st.tls.value(), Some(TlsOutcome::Established { .. }))
+            };
+            if ep.kind == endpoints::Kind::Web
+                && matches!(st.request, Step::NotStarted)
+                && (tls_ready || !ep.tls)
+            {
+                let (addr, sni, path, trust) = (
+                    addr.clone(),
+                    ep.sni.clone(),
+                    ep.path.clone(),
+                    self.trust.clone(),
+                );
+                let tls = ep.tls;
+                spawn(
+                    tasks,
+                    Box::pin(async move {
+                        let via = if tls {
+                            Some((sni.as_str(), trust.as_ref()))
+                        } else {
+                            None
+                        };
+                        EndpointDone::Request(probe::http_get(&addr, &sni, &path, via, t).await)
+                    }),
+                );
+                st.request = Step::Running;
+            }
+        }
     }
 }
 
@@ -390,8 +538,15 @@ fn cancel_unfinished(ev: &mut Evidence) {
     cancel(&mut ev.status, false);
     cancel(&mut ev.serve, false);
     cancel(&mut ev.tls, running && plan.dial.is_ok());
-    cancel(&mut ev.backend, running && plan.backend_addr.is_ok());
+    cancel(&mut ev.backend, running && plan.backend_target.is_some());
     cancel(&mut ev.via_serve, false);
     let deep = ev.inputs.deep;
     cancel(&mut ev.cert_cmd, running && deep);
+    for st in ev.endpoint_steps.values_mut() {
+        cancel(&mut st.listener, false);
+        cancel(&mut st.tls, false);
+        cancel(&mut st.request, false);
+        cancel(&mut st.backend, false);
+        cancel(&mut st.forward, false);
+    }
 }

@@ -3,8 +3,9 @@
 use crate::probe::{CertProblem, HttpOutcome, TlsOutcome};
 use crate::tailscale::{BackendState, CliFailure};
 
+use super::endpoints;
 use super::evidence::{Evidence, Platform, ProbePlan};
-use super::model::{Cause, Fix, FixId, PortSource};
+use super::model::{Cause, CheckStatus, Fix, FixId, PortSource};
 use super::rules::*;
 
 /// The root cause in one plain sentence.
@@ -63,6 +64,32 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &ProbePlan) -> String {
             _ => format!("The certificate served for {name} is not valid."),
         },
         BackendDown => format!("HTTPS works, but nothing answers on the backend {}.", p.backend_addr.as_deref().unwrap_or("port")),
+        BackendCertRejected => {
+            let detail = match ev.backend.value() {
+                Some(HttpOutcome::CertRejected { detail, .. }) => detail.as_str(),
+                _ => "not trusted",
+            };
+            format!(
+                "serve proxies to {} over verified HTTPS, and that backend's certificate is not accepted ({detail}): serve refuses it too and answers 502.",
+                p.backend_addr.as_deref().unwrap_or("the backend")
+            )
+        }
+        EndpointFailing | EndpointDegraded => {
+            let want = if cause == EndpointFailing { CheckStatus::Fail } else { CheckStatus::Warn };
+            let reports = endpoints::reports(ev, p);
+            let bad: Vec<_> = reports.iter().filter(|r| r.status == want).collect();
+            match bad.first() {
+                Some(r) => {
+                    let more = match bad.len() {
+                        1 => String::new(),
+                        n => format!(" ({} more endpoints like it)", n - 1),
+                    };
+                    let main = if cause == EndpointFailing { "The main endpoint works, but " } else { "" };
+                    format!("{main}{}: {}{more}.", r.url, r.summary)
+                }
+                None => "An endpoint of the serve config needs attention.".into(),
+            }
+        }
         BackendNotResponding => format!("The backend {} accepts connections but does not answer HTTP requests.", p.backend_addr.as_deref().unwrap_or("")),
         ServeProxyFailing => {
             let status = match ev.via_serve.value() {
@@ -311,6 +338,24 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&st
             None,
             None,
         )],
+        BackendCertRejected => {
+            let insecure = p
+                .backend_target
+                .as_ref()
+                .map(|t| format!("https+insecure://{}{}", t.addr, t.path));
+            vec![fix(
+                FixId::ServeInsecureBackend,
+                "Serve the backend with https+insecure:// (serve then skips verifying its certificate; the hop stays on this machine)",
+                insecure.map(|t| {
+                    format!(
+                        "{cli} serve --bg --https={https} {}",
+                        crate::shell::word(&t)
+                    )
+                }),
+                None,
+            )]
+        }
+        EndpointFailing | EndpointDegraded => endpoint_fixes(ev, p, &recreate),
         CertExpiring => vec![cert_cmd, logs],
         ControlUnreachable => vec![fix(
             FixId::CheckNetwork,
@@ -336,4 +381,85 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&st
         v.push(http_fallback);
     }
     v
+}
+
+/// The fixes for the first endpoint that fails (or warns): what its own evidence points at.
+fn endpoint_fixes(ev: &Evidence, p: &ProbePlan, recreate: &Fix) -> Vec<Fix> {
+    let reports = endpoints::reports(ev, p);
+    let Some(r) = reports
+        .iter()
+        .find(|r| r.status == CheckStatus::Fail)
+        .or_else(|| reports.iter().find(|r| r.status == CheckStatus::Warn))
+    else {
+        return vec![];
+    };
+    let failed = |name: &str| {
+        r.checks
+            .iter()
+            .find(|l| l.name == name && l.status != CheckStatus::Pass)
+    };
+    if matches!(
+        r.host,
+        endpoints::Host::OtherNode(_) | endpoints::Host::Placeholder(_)
+    ) {
+        return vec![fix(
+            FixId::RecreateServe,
+            "Re-key the stale entries to this node (backs up the old config first): they serve nothing as they are",
+            Some("serve-doctor fix recreate --keep-others".into()),
+            None,
+        )];
+    }
+    if failed("funnel").is_some() {
+        return vec![fix(
+            FixId::EditPolicy,
+            "Allow Funnel for this node and port in the tailnet policy file (nodeAttrs \"funnel\"), or update Tailscale if the version has the known Funnel outage",
+            None,
+            Some(ADMIN_POLICY_URL),
+        )];
+    }
+    if let Some(l) = failed("backend") {
+        if l.detail.contains("certificate not accepted") {
+            return vec![fix(
+                FixId::ServeInsecureBackend,
+                format!(
+                    "Serve {} with https+insecure:// (serve then skips verifying its certificate)",
+                    r.url
+                ),
+                None,
+                None,
+            )];
+        }
+        return vec![fix(
+            FixId::StartBackend,
+            format!(
+                "Start (or restart) the app behind {} so it answers on {}",
+                r.url,
+                r.target.as_deref().unwrap_or("its target")
+            ),
+            None,
+            None,
+        )];
+    }
+    if failed("request").is_some() && failed("tls_handshake").is_none() {
+        return vec![fix(
+            FixId::StartBackend,
+            format!(
+                "Make the app behind {} answer where tailscaled runs (its backend {} answers this machine directly)",
+                r.url,
+                r.target.as_deref().unwrap_or("")
+            ),
+            None,
+            None,
+        )];
+    }
+    if r.kind == endpoints::Kind::FunnelEntry {
+        return vec![fix(
+            FixId::RecreateServe,
+            "Turn Funnel off for the port that serves nothing (serve-doctor fix funnel-off)"
+                .to_string(),
+            Some("serve-doctor fix funnel-off".into()),
+            None,
+        )];
+    }
+    vec![recreate.clone()]
 }

@@ -426,6 +426,12 @@ pub fn checks(ev: &Evidence, p: &ProbePlan) -> Vec<Check> {
                         secs(*after_ms)
                     ),
                 ),
+                HttpOutcome::CertRejected { detail, .. } => (
+                    Fail,
+                    format!(
+                        "{bdesc}: its certificate is not accepted ({detail}), and serve verifies it too"
+                    ),
+                ),
                 HttpOutcome::Failed { detail } => {
                     (Fail, format!("{bdesc} did not speak HTTP: {detail}"))
                 }
@@ -467,6 +473,7 @@ pub fn checks(ev: &Evidence, p: &ProbePlan) -> Vec<Check> {
                     format!("no response through serve within {}", secs(*after_ms)),
                 ),
                 HttpOutcome::Connect { tcp } => (Warn, tcp_text(tcp, dial)),
+                HttpOutcome::CertRejected { detail, .. } => (Warn, detail.clone()),
                 HttpOutcome::Failed { detail } => (Warn, detail.clone()),
             };
             push(CheckId::ServeProxy, status, detail, *ms)

@@ -3,13 +3,16 @@
 //! Everything the rules look at is in [`Evidence`], including the current time, so the rules
 //! stay pure and every one of them is a unit test on hand-written data.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 
 use crate::config::DEFAULT_BACKEND_PORT;
 use crate::probe::{HttpOutcome, TlsOutcome};
-use crate::tailscale::serve::{WebMount, proxy_target_addr, proxy_target_port};
+use crate::tailscale::serve::{ProxyTarget, Scheme, WebMount, proxy_target_port};
 use crate::tailscale::{CertCommand, CliFailure, Located, NotFound, ServeConfig, Status};
 
+use super::endpoints::{self, Endpoint, Steps as EndpointSteps};
 use super::model::PortSource;
 
 /// One step of the chain.
@@ -42,6 +45,9 @@ impl<T> Step<T> {
     }
     pub fn is_running(&self) -> bool {
         matches!(self, Step::Running)
+    }
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Step::Cancelled)
     }
 }
 
@@ -76,6 +82,8 @@ pub struct Evidence {
     pub backend: Step<HttpOutcome>,
     pub via_serve: Step<HttpOutcome>,
     pub cert_cmd: Step<CertCommand>,
+    /// The probes of every endpoint but the primary, by [`Endpoint::url`].
+    pub endpoint_steps: BTreeMap<String, EndpointSteps>,
 }
 
 impl Evidence {
@@ -97,6 +105,7 @@ impl Evidence {
             backend: Step::NotStarted,
             via_serve: Step::NotStarted,
             cert_cmd: Step::NotStarted,
+            endpoint_steps: BTreeMap::new(),
         }
     }
 
@@ -204,10 +213,15 @@ pub struct ProbePlan {
     pub dial: Result<String, String>,
     pub backend_port: u16,
     pub backend_port_source: PortSource,
-    /// "host:port" the backend probe dials, or why there is none.
+    /// "host:port" the backend probe dials (with the scheme when it is not plain HTTP:
+    /// "https://127.0.0.1:8443", "unix:/run/app.sock"), or why there is none.
     pub backend_addr: Result<String, String>,
+    /// The backend as serve dials it (scheme, address, path), when there is one to probe.
+    pub backend_target: Option<ProxyTarget>,
     /// The proxy target serve uses, when it proxies.
     pub proxy_target: Option<String>,
+    /// Every endpoint of the serve config (the primary one marked).
+    pub endpoints: Vec<Endpoint>,
 }
 
 impl ProbePlan {
@@ -241,14 +255,21 @@ pub fn plan(ev: &Evidence) -> ProbePlan {
             (None, None, Some(p)) => (p, PortSource::ServeConfig),
             _ => (DEFAULT_BACKEND_PORT, PortSource::Default),
         };
-    let backend_addr = match (&serve, &proxy_target) {
-        (_, Some(t)) => proxy_target_addr(t)
+    let backend_target = match (&serve, &proxy_target) {
+        (_, Some(t)) => ProxyTarget::parse(t)
             .ok_or_else(|| format!("serve proxies to {t}, which cannot be probed")),
         (Some(ServeFinding::Https { mount, .. }), None) => {
             Err(format!("serve does not proxy here ({})", mount.what))
         }
-        _ => Ok(format!("127.0.0.1:{backend_port}")),
+        _ => ProxyTarget::parse(&format!("127.0.0.1:{backend_port}"))
+            .ok_or_else(|| format!("port {backend_port} cannot be probed")),
     };
+    let backend_addr = backend_target.as_ref().map(|t| match t.scheme {
+        Scheme::Http => t.addr.clone(),
+        _ => t.describe(),
+    });
+    let backend_addr = backend_addr.map_err(Clone::clone);
+    let backend_target = backend_target.ok();
     let dial = match (&ev.inputs.connect, status) {
         (Some(c), _) => Ok(c.clone()),
         (None, None) => Err("no status".to_string()),
@@ -266,7 +287,20 @@ pub fn plan(ev: &Evidence) -> ProbePlan {
             }
         }
     };
+    let endpoints = match (ev.serve_ok(), dns_name.as_deref()) {
+        (Some(cfg), Some(name)) => {
+            let primary = match &serve {
+                Some(ServeFinding::Https { port, mount, .. }) => {
+                    Some((mount.host.as_str(), *port, mount.path.as_str()))
+                }
+                _ => None,
+            };
+            endpoints::list(cfg, name, primary)
+        }
+        _ => Vec::new(),
+    };
     ProbePlan {
+        endpoints,
         dns_name,
         serve,
         https_port,
@@ -274,6 +308,7 @@ pub fn plan(ev: &Evidence) -> ProbePlan {
         backend_port,
         backend_port_source,
         backend_addr,
+        backend_target,
         proxy_target,
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod advice;
 pub mod checks;
+pub mod endpoints;
 pub mod evidence;
 pub mod model;
 pub mod rules;
@@ -41,6 +42,10 @@ pub fn assemble(
             .filter(|s| s.backend_state.is_known())
             .map(|s| s.backend_state.to_string()),
     };
+    let (mut checks, mut endpoints) = (checks::checks(ev, &p), endpoints::reports(ev, &p));
+    if complete {
+        settle(&mut checks, &mut endpoints);
+    }
     Diagnosis {
         health: cause.health(),
         cause,
@@ -49,7 +54,8 @@ pub fn assemble(
         node,
         backend_port: p.backend_port,
         backend_port_source: p.backend_port_source,
-        checks: settle(checks::checks(ev, &p), complete),
+        checks,
+        endpoints,
         fixes: advice::fixes(cause, ev, &p, consent_url.as_deref()),
         consent_url,
         route,
@@ -60,20 +66,34 @@ pub fn assemble(
 
 /// In the final report a step still running never finished (its probe panicked or was lost):
 /// that is an error of the check, not a wait.
-fn settle(mut checks: Vec<Check>, complete: bool) -> Vec<Check> {
-    if complete {
-        for c in checks
+fn settle(checks: &mut [Check], endpoints: &mut [endpoints::Report]) {
+    let unfinished = |detail: &str| {
+        format!(
+            "did not finish ({}): an internal error",
+            detail.trim_end_matches('…')
+        )
+    };
+    for c in checks
+        .iter_mut()
+        .filter(|c| c.status == CheckStatus::Pending)
+    {
+        c.status = CheckStatus::Error;
+        c.detail = unfinished(&c.detail);
+    }
+    for r in endpoints.iter_mut() {
+        for l in r
+            .checks
             .iter_mut()
-            .filter(|c| c.status == CheckStatus::Pending)
+            .filter(|l| l.status == CheckStatus::Pending)
         {
-            c.status = CheckStatus::Error;
-            c.detail = format!(
-                "did not finish ({}): an internal error",
-                c.detail.trim_end_matches('…')
-            );
+            l.status = CheckStatus::Error;
+            l.detail = unfinished(&l.detail);
+        }
+        if r.status == CheckStatus::Pending {
+            r.status = CheckStatus::Error;
+            r.summary = unfinished(&r.summary);
         }
     }
-    checks
 }
 
 #[cfg(test)]

@@ -66,26 +66,64 @@ stable_ids! {
         CertInvalid = "cert_invalid",
         BackendDown = "backend_down",
         BackendNotResponding = "backend_not_responding",
+        BackendCertRejected = "backend_cert_rejected",
         ServeProxyFailing = "serve_proxy_failing",
+        EndpointFailing = "endpoint_failing",
         CertExpiring = "cert_expiring",
         ControlUnreachable = "control_unreachable",
+        EndpointDegraded = "endpoint_degraded",
         NotVerified = "not_verified",
         Healthy = "healthy",
     }
 }
 
 impl Cause {
+    /// The cause as a headline: short enough to read at a glance in a menu or a notification
+    /// (the summary sentence says the rest).
+    pub fn headline(self) -> &'static str {
+        use Cause::*;
+        match self {
+            TailscaleNotFound => "Tailscale CLI not found",
+            DaemonUnreachable => "Tailscale daemon not answering",
+            StatusUnparseable => "Tailscale status unreadable",
+            Stopped => "Tailscale is stopped",
+            NeedsLogin => "Tailscale needs you to log in",
+            NeedsApproval => "This machine awaits approval",
+            MagicdnsDisabled => "MagicDNS is off for the tailnet",
+            HttpsDisabled => "HTTPS certificates are off for the tailnet",
+            ServeNotConfigured => "Serve is not configured",
+            ServeNameMismatch => "Serve config is keyed to an old name",
+            ServePlainHttp => "Serve uses plain HTTP, not HTTPS",
+            ListenerUnreachable => "Nothing answers on the HTTPS port",
+            CertNeedsControl => "No certificate without the control server",
+            CertPending => "Waiting for the first certificate",
+            CertIssuanceFailing => "Certificate issuance is failing",
+            CertInvalid => "The certificate is not valid",
+            BackendDown => "Your app behind serve is down",
+            BackendNotResponding => "Your app behind serve does not respond",
+            BackendCertRejected => "Serve rejects your app's certificate",
+            ServeProxyFailing => "Serve cannot reach your app",
+            EndpointFailing => "Another serve endpoint fails",
+            EndpointDegraded => "A serve entry needs attention",
+            CertExpiring => "The certificate expires soon",
+            ControlUnreachable => "Control server unreachable",
+            NotVerified => "Serve could not be verified from here",
+            Healthy => "Serve healthy",
+        }
+    }
+
     pub fn health(self) -> Health {
         use Cause::*;
         match self {
             TailscaleNotFound | DaemonUnreachable | StatusUnparseable | Stopped | NeedsLogin
             | NeedsApproval | NotVerified => Health::Gray,
-            CertPending | CertExpiring | ControlUnreachable => Health::Yellow,
+            CertPending | CertExpiring | ControlUnreachable | EndpointDegraded => Health::Yellow,
             Healthy => Health::Green,
             // Listed, not defaulted: a new cause must say its colour here.
             MagicdnsDisabled | HttpsDisabled | ServeNotConfigured | ServeNameMismatch
             | ServePlainHttp | ListenerUnreachable | CertNeedsControl | CertIssuanceFailing
-            | CertInvalid | BackendDown | BackendNotResponding | ServeProxyFailing => Health::Red,
+            | CertInvalid | BackendDown | BackendNotResponding | BackendCertRejected
+            | ServeProxyFailing | EndpointFailing => Health::Red,
         }
     }
 }
@@ -182,6 +220,8 @@ stable_ids! {
         CheckDaemonLogs = "check_daemon_logs",
         RenewCert = "renew_cert",
         StartBackend = "start_backend",
+        ServeInsecureBackend = "serve_insecure_backend",
+        EditPolicy = "edit_policy",
         CheckNetwork = "check_network",
         SshTunnel = "ssh_tunnel",
         HttpFallback = "http_fallback",
@@ -244,6 +284,9 @@ pub struct Diagnosis {
     pub backend_port: u16,
     pub backend_port_source: PortSource,
     pub checks: Vec<Check>,
+    /// Every endpoint of the serve config with its own verdict (the main chain above follows
+    /// the one marked `primary`).
+    pub endpoints: Vec<super::endpoints::Report>,
     pub fixes: Vec<Fix>,
     /// Consent URL a CLI or LocalAPI call handed out (`https://login.tailscale.com/f/serve?…`).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -12,8 +12,9 @@ use chrono::TimeDelta;
 use crate::probe::{HttpOutcome, TcpOutcome, TlsOutcome};
 use crate::tailscale::{BackendState, CertCommand, CliFailure, Status};
 
+use super::endpoints;
 use super::evidence::{Evidence, ProbePlan, ServeFinding, Step};
-use super::model::Cause;
+use super::model::{Cause, CheckStatus};
 
 /// Certificates closer to expiry than this turn the icon yellow.
 pub const EXPIRY_WARNING_DAYS: i64 = 14;
@@ -21,6 +22,7 @@ pub const EXPIRY_WARNING_DAYS: i64 = 14;
 pub const CERT_PENDING_HEALTH: &str = "Fetching TLS certificate via ACME";
 pub const ADMIN_DNS_URL: &str = "https://login.tailscale.com/admin/dns";
 pub const ADMIN_MACHINES_URL: &str = "https://login.tailscale.com/admin/machines";
+pub const ADMIN_POLICY_URL: &str = "https://login.tailscale.com/admin/acls/file";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tri {
@@ -181,6 +183,11 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &ProbePlan) -> Tri {
                 HttpOutcome::NoResponse { .. } | HttpOutcome::Failed { .. }
             )
         }),
+        // An `https://` backend whose certificate serve would reject as we do (no IP SAN for
+        // 127.0.0.1, self-signed): serve answers 502 for it.
+        BackendCertRejected => on(&ev.backend, backend_will_run(ev, p), |b| {
+            matches!(b, HttpOutcome::CertRejected { .. })
+        }),
         // serve answered 5xx although the backend answers this machine directly: tailscaled
         // reaches something else (another network namespace or container, another address).
         ServeProxyFailing => on(
@@ -188,6 +195,11 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &ProbePlan) -> Tri {
             false,
             |v| matches!(v, HttpOutcome::Response { status, .. } if *status >= 500),
         ),
+        // The main chain is fine, and another endpoint of the config fails.
+        EndpointFailing => endpoints_are(ev, p, CheckStatus::Fail),
+        // Something in the config needs attention: an entry keyed to another name, Funnel on
+        // without the attribute or the port, a Tailscale with a known Funnel outage.
+        EndpointDegraded => endpoints_are(ev, p, CheckStatus::Warn),
         CertExpiring => on(&ev.tls, tls_will_run, |t| match t {
             TlsOutcome::Established { cert, .. } => {
                 cert.not_after - ev.now < TimeDelta::days(EXPIRY_WARNING_DAYS)
@@ -201,6 +213,17 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &ProbePlan) -> Tri {
         // answered. Without them (no local listener on a userspace node, a request that got a
         // 5xx or no answer) the verdict is "not verified", never healthy.
         NotVerified => match (&ev.tls, &ev.via_serve) {
+            // The main chain verified; an endpoint of ours could not be (its probe errored).
+            (
+                Step::Done {
+                    value: TlsOutcome::Established { .. },
+                    ..
+                },
+                Step::Done {
+                    value: HttpOutcome::Response { .. },
+                    ..
+                },
+            ) if endpoints_unverified(ev, p) != Tri::No => endpoints_unverified(ev, p),
             (Step::Running, _) => Tri::Unknown,
             (Step::NotStarted, _) if tls_will_run => Tri::Unknown,
             (
@@ -231,6 +254,35 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &ProbePlan) -> Tri {
             }
         }
     }
+}
+
+/// Whether some endpoint's verdict is `status` (yes), none is and none can still become it (no),
+/// or probes are still out (not known yet).
+fn endpoints_are(ev: &Evidence, p: &ProbePlan, status: CheckStatus) -> Tri {
+    let reports = endpoints::reports(ev, p);
+    if reports.iter().any(|r| r.status == status) {
+        Tri::Yes
+    } else if endpoints::still_to_probe(ev, p)
+        || reports.iter().any(|r| r.status == CheckStatus::Pending)
+    {
+        Tri::Unknown
+    } else {
+        Tri::No
+    }
+}
+
+/// An endpoint of this node whose probes ran but could not tell (an error), or never ran.
+fn endpoints_unverified(ev: &Evidence, p: &ProbePlan) -> Tri {
+    let reports = endpoints::reports(ev, p);
+    if endpoints::still_to_probe(ev, p) || reports.iter().any(|r| r.status == CheckStatus::Pending)
+    {
+        return Tri::Unknown;
+    }
+    p.endpoints
+        .iter()
+        .zip(&reports)
+        .any(|(e, r)| e.ours() && matches!(r.status, CheckStatus::Error | CheckStatus::Skip))
+        .into()
 }
 
 /// The cause, if the evidence so far makes it certain.

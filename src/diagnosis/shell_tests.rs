@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use super::*;
 use crate::shell::argv_by_sh;
-use crate::tailscale::{CliSource, Located, Status};
+use crate::tailscale::{CliSource, Located, ServeConfig, Status};
 
 const CLI: &str = "/opt/My Tools/ü $(echo INJECTED) `echo INJECTED`/it's \"tailscale\"";
 const NAME: &str = "box $(echo INJECTED) `echo INJECTED` 'q' \"d\" ü;x.tail1234.ts.net";
@@ -37,61 +37,93 @@ fn evidence(platform: Platform, config_port: Option<u16>) -> Evidence {
         value: Ok(status),
         ms: 1,
     };
+    // An https:// backend, so that the https+insecure:// fix names a target too.
+    let serve = serde_json::json!({
+        "TCP": {"443": {"HTTPS": true}},
+        "Web": {format!("{NAME}:443"): {"Handlers": {"/": {"Proxy": "https://127.0.0.1:8443/a b"}}}},
+    });
+    let serve = ServeConfig::from_json(serve.to_string().as_bytes()).expect("serve parses");
+    ev.serve = Step::Done {
+        value: Ok(serve),
+        ms: 1,
+    };
     ev
 }
 
-/// The argv the fix's command stands for; `None` for the fixed pipelines that carry no value
-/// from outside (and so nothing to quote).
-fn intended(id: FixId, cause: Cause, platform: Platform, port_arg: &[&str]) -> Option<Vec<String>> {
+fn one(v: Vec<&str>) -> Vec<Vec<&str>> {
+    vec![v]
+}
+
+/// The argvs the fix's command may stand for; `None` for the fixed pipelines that carry no
+/// value from outside (and so nothing to quote).
+fn intended(
+    id: FixId,
+    cause: Cause,
+    platform: Platform,
+    port_arg: &[&str],
+    port: &str,
+) -> Option<Vec<Vec<String>>> {
     let uid = nix::unistd::getuid().to_string();
-    let v: Vec<&str> = match id {
+    let tunnel_target = format!("{USER}@{NAME}");
+    let forward = format!("{port}:127.0.0.1:{port}");
+    let v: Vec<Vec<&str>> = match id {
         FixId::CheckDaemonLogs => return None,
-        FixId::RenewCert => vec![CLI, "cert", NAME],
-        FixId::StartTailscale => match platform {
+        FixId::RenewCert => one(vec![CLI, "cert", NAME]),
+        FixId::StartTailscale => one(match platform {
             Platform::MacOs => vec!["open", "-a", "Tailscale"],
             _ if cause == Cause::DaemonUnreachable => {
                 vec!["sudo", "systemctl", "start", "tailscaled"]
             }
             _ => vec![CLI, "up"],
-        },
-        FixId::CheckCliAccess => match platform {
+        }),
+        FixId::CheckCliAccess => one(match platform {
             Platform::MacOs => vec!["/bin/launchctl", "asuser", &uid, CLI, "status", "--json"],
             _ => vec![CLI, "status", "--json"],
-        },
-        FixId::LogIn => vec![CLI, "up"],
-        FixId::ConfigureServe => vec![CLI, "serve", "--bg", "18080"],
-        FixId::ServeHttps => vec![CLI, "serve", "--bg", "--https=443", "18080"],
-        FixId::RecreateServe => [&["serve-doctor", "fix", "recreate"], port_arg].concat(),
-        FixId::HttpFallback => [&["serve-doctor", "fix", "http-fallback"], port_arg].concat(),
-        FixId::WaitForCert => vec!["serve-doctor", "diagnose"],
-        FixId::SshTunnel => {
-            let target = format!("{USER}@{NAME}");
-            return Some(
-                ["ssh", "-N", "-L", "18080:127.0.0.1:18080", &target]
-                    .map(String::from)
-                    .to_vec(),
-            );
-        }
+        }),
+        FixId::LogIn => one(vec![CLI, "up"]),
+        FixId::ConfigureServe => one(vec![CLI, "serve", "--bg", port]),
+        FixId::ServeHttps => one(vec![CLI, "serve", "--bg", "--https=443", port]),
+        FixId::ServeInsecureBackend => one(vec![
+            CLI,
+            "serve",
+            "--bg",
+            "--https=443",
+            "https+insecure://127.0.0.1:8443/a b",
+        ]),
+        FixId::RecreateServe => vec![
+            [&["serve-doctor", "fix", "recreate"], port_arg].concat(),
+            vec!["serve-doctor", "fix", "recreate", "--keep-others"],
+            vec!["serve-doctor", "fix", "funnel-off"],
+        ],
+        FixId::HttpFallback => one([&["serve-doctor", "fix", "http-fallback"], port_arg].concat()),
+        FixId::WaitForCert => one(vec!["serve-doctor", "diagnose"]),
+        FixId::SshTunnel => one(vec!["ssh", "-N", "-L", &forward, &tunnel_target]),
         other => panic!("{other} prints a command this test does not know: add it"),
     };
-    Some(v.into_iter().map(String::from).collect())
+    Some(
+        v.into_iter()
+            .map(|a| a.into_iter().map(String::from).collect())
+            .collect(),
+    )
 }
 
 #[test]
 fn every_printed_command_is_the_argv_it_means_whatever_the_names_hold() {
     let mut seen = std::collections::BTreeSet::new();
     for platform in [Platform::Linux, Platform::MacOs] {
-        for (config_port, port_arg) in [(None, &[][..]), (Some(18080), &["--port", "18080"][..])] {
+        for (config_port, port_arg) in [(None, &[][..]), (Some(18081), &["--port", "18081"][..])] {
             let ev = evidence(platform, config_port);
             let p = plan(&ev);
             assert_eq!(p.dns_name.as_deref(), Some(NAME));
             for &cause in Cause::ALL {
                 for f in advice::fixes(cause, &ev, &p, None) {
                     let Some(cmd) = &f.command else { continue };
-                    let Some(want) = intended(f.id, cause, platform, port_arg) else {
+                    let port = p.backend_port.to_string();
+                    let Some(want) = intended(f.id, cause, platform, port_arg, &port) else {
                         continue;
                     };
-                    assert_eq!(argv_by_sh(cmd), want, "{cause} {}: {cmd}", f.id);
+                    let got = argv_by_sh(cmd);
+                    assert!(want.contains(&got), "{cause} {}: {cmd} is {got:?}", f.id);
                     seen.insert(f.id);
                 }
             }
@@ -105,6 +137,7 @@ fn every_printed_command_is_the_argv_it_means_whatever_the_names_hold() {
         FixId::LogIn,
         FixId::ConfigureServe,
         FixId::ServeHttps,
+        FixId::ServeInsecureBackend,
         FixId::SshTunnel,
     ] {
         assert!(seen.contains(&id), "{id} was never printed");

@@ -9,13 +9,13 @@ use crate::tailscale::{
     CertCommand, CliFailure, CliSource, Located, NotFound, ServeConfig, Status,
 };
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-28T12:00:00Z")
         .unwrap()
         .with_timezone(&Utc)
 }
 
-const HEALTHY: &str = r#"{"Version":"1.96.4","TUN":true,"BackendState":"Running","TailscaleIPs":["100.101.102.103"],
+pub(super) const HEALTHY: &str = r#"{"Version":"1.96.4","TUN":true,"BackendState":"Running","TailscaleIPs":["100.101.102.103"],
   "Self":{"DNSName":"box.tail1234.ts.net.","TailscaleIPs":["100.101.102.103","fd7a:115c:a1e0::1"],"Online":true,
           "CapMap":{"https":null,"funnel":null}},
   "Health":[],"CurrentTailnet":{"Name":"me@example.com","MagicDNSSuffix":"tail1234.ts.net","MagicDNSEnabled":true},
@@ -23,17 +23,17 @@ const HEALTHY: &str = r#"{"Version":"1.96.4","TUN":true,"BackendState":"Running"
 
 const SERVE: &str = r#"{"TCP":{"443":{"HTTPS":true}},"Web":{"box.tail1234.ts.net:443":{"Handlers":{"/":{"Proxy":"http://127.0.0.1:18080"}}}}}"#;
 
-fn status(patch: impl FnOnce(&mut serde_json::Value)) -> Status {
+pub(super) fn status(patch: impl FnOnce(&mut serde_json::Value)) -> Status {
     let mut v: serde_json::Value = serde_json::from_str(HEALTHY).unwrap();
     patch(&mut v);
     serde_json::from_value(v).unwrap()
 }
 
-fn serve(json: &str) -> ServeConfig {
+pub(super) fn serve(json: &str) -> ServeConfig {
     ServeConfig::from_json(json.as_bytes()).unwrap()
 }
 
-fn cert(days_left: i64) -> CertInfo {
+pub(super) fn cert(days_left: i64) -> CertInfo {
     CertInfo {
         subject: "CN=box.tail1234.ts.net".into(),
         issuer: "CN=E6, O=Let's Encrypt".into(),
@@ -43,12 +43,12 @@ fn cert(days_left: i64) -> CertInfo {
     }
 }
 
-fn done<T>(value: T) -> Step<T> {
+pub(super) fn done<T>(value: T) -> Step<T> {
     Step::Done { value, ms: 3 }
 }
 
 /// Evidence of a fully healthy node; tests break one thing at a time.
-fn healthy() -> Evidence {
+pub(super) fn healthy() -> Evidence {
     let mut ev = Evidence::new(
         now(),
         Platform::Linux,
@@ -73,7 +73,7 @@ fn healthy() -> Evidence {
     ev
 }
 
-fn cause(ev: &Evidence) -> Cause {
+pub(super) fn cause(ev: &Evidence) -> Cause {
     assemble(ev, None, "test".into(), 0, true).cause
 }
 

@@ -31,6 +31,7 @@ pub mod edit;
 mod exec;
 pub mod findings;
 pub mod lock;
+pub mod offer;
 pub mod plan;
 
 use std::path::PathBuf;

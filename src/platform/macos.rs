@@ -161,9 +161,8 @@ pub fn set_icon(
     }
 }
 
-/// `/bin/launchctl asuser <uid> program args…`: the workaround other apps use for
-/// tailscale/tailscale#16063, where the GUI binary started outside the login session cannot
-/// reach its GUI.
+/// `/bin/launchctl asuser <uid> program args…`: the workaround other apps use when the GUI
+/// binary, started outside the login session, cannot reach its GUI (docs/TAILSCALE.md#the-cli).
 pub fn in_login_session(program: &Path, args: &[&str]) -> Option<(PathBuf, Vec<String>)> {
     let mut again = vec![
         "asuser".to_string(),

@@ -17,7 +17,8 @@ use tokio::time::Instant as Deadline;
 
 use super::tcp::{connect_until, ms_since};
 use super::tls::{Trust, connect_tls};
-use super::{HttpOutcome, TlsOutcome};
+use super::{HttpOutcome, TcpOutcome, TlsOutcome};
+use crate::tailscale::serve::{ProxyTarget, Scheme};
 
 const USER_AGENT_VALUE: &str = concat!("serve-doctor/", env!("CARGO_PKG_VERSION"));
 
@@ -47,11 +48,66 @@ pub async fn http_get(
             match connect_tls(addr, server_name, trust, started, deadline).await {
                 Ok(stream) => exchange(stream, request, started, deadline).await,
                 Err(TlsOutcome::Connect { tcp }) => HttpOutcome::Connect { tcp },
+                Err(TlsOutcome::CertRejected {
+                    problem, detail, ..
+                }) => HttpOutcome::CertRejected { problem, detail },
                 Err(failure) => HttpOutcome::Failed {
                     detail: describe_tls_failure(&failure),
                 },
             }
         }
+    }
+}
+
+/// The request serve's proxy makes, to `target` as serve dials it: plain HTTP, HTTPS verified for
+/// the target's host, HTTPS not verified (`https+insecure`), or HTTP over a unix socket.
+/// `insecure` is the trust that accepts any certificate ([`Trust::accept_any`]).
+pub async fn backend_get(
+    target: &ProxyTarget,
+    trust: &Trust,
+    insecure: &Trust,
+    timeout: Duration,
+) -> HttpOutcome {
+    let path = if target.path.is_empty() {
+        "/"
+    } else {
+        target.path.as_str()
+    };
+    let addr = target.addr.as_str();
+    match target.scheme {
+        Scheme::Http => http_get(addr, addr, path, None, timeout).await,
+        Scheme::Https => http_get(addr, addr, path, Some((&target.host, trust)), timeout).await,
+        Scheme::HttpsInsecure => {
+            http_get(addr, addr, path, Some((&target.host, insecure)), timeout).await
+        }
+        Scheme::Unix => unix_get(addr, path, timeout).await,
+    }
+}
+
+async fn unix_get(socket: &str, path: &str, timeout: Duration) -> HttpOutcome {
+    let started = Instant::now();
+    let deadline = Deadline::now() + timeout;
+    let request = match build_request("localhost", path) {
+        Ok(request) => request,
+        Err(detail) => return HttpOutcome::Failed { detail },
+    };
+    match tokio::time::timeout_at(deadline, tokio::net::UnixStream::connect(socket)).await {
+        Ok(Ok(stream)) => exchange(stream, request, started, deadline).await,
+        Ok(Err(e)) => HttpOutcome::Connect {
+            tcp: match e.kind() {
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound => {
+                    TcpOutcome::Refused
+                }
+                _ => TcpOutcome::Unreachable {
+                    reason: format!("{socket}: {e}"),
+                },
+            },
+        },
+        Err(_elapsed) => HttpOutcome::Connect {
+            tcp: TcpOutcome::TimedOut {
+                after_ms: ms_since(started),
+            },
+        },
     }
 }
 

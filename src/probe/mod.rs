@@ -14,7 +14,7 @@ pub mod tls;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use http::http_get;
+pub use http::{backend_get, http_get};
 pub use tcp::tcp_connect;
 pub use tls::{Trust, TrustError, tls_handshake};
 
@@ -100,6 +100,11 @@ pub enum HttpOutcome {
     /// Connected (and TLS done when asked), the request went out, no response head in time.
     NoResponse {
         after_ms: u64,
+    },
+    /// TLS to the peer failed on its certificate (an `https://` backend serve would refuse too).
+    CertRejected {
+        problem: CertProblem,
+        detail: String,
     },
     /// TLS failed or the peer answered something that is not HTTP.
     Failed {

@@ -117,11 +117,26 @@ impl Trust {
         Trust::build(extra).map_err(TrustError::Verifier)
     }
 
+    /// Accepts any certificate (signatures are still checked): how serve reaches an
+    /// `https+insecure://` backend, so the probe sees what serve sees.
+    pub fn accept_any() -> Result<Trust, TrustError> {
+        let provider = Arc::new(rustls_graviola::default_provider());
+        let verifier = Arc::new(AcceptAny(provider.clone()));
+        Trust::with_verifier(provider, verifier).map_err(TrustError::Verifier)
+    }
+
     fn build(extra: Vec<CertificateDer<'static>>) -> Result<Trust, rustls::Error> {
         let provider = Arc::new(rustls_graviola::default_provider());
         let verifier: Arc<dyn ServerCertVerifier> = Arc::new(
             rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())?,
         );
+        Trust::with_verifier(provider, verifier)
+    }
+
+    fn with_verifier(
+        provider: Arc<rustls::crypto::CryptoProvider>,
+        verifier: Arc<dyn ServerCertVerifier>,
+    ) -> Result<Trust, rustls::Error> {
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .dangerous()
@@ -147,6 +162,56 @@ impl Trust {
             .dangerous()
             .set_certificate_verifier(recorder.clone());
         (TlsConnector::from(Arc::new(config)), recorder)
+    }
+}
+
+/// Trusts every certificate; the handshake signatures are still verified with the provider's
+/// algorithms, so the peer must hold the key of the certificate it shows.
+#[derive(Debug)]
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 

@@ -63,6 +63,24 @@ pub fn text(d: &Diagnosis) -> String {
             c.detail
         );
     }
+    // The other endpoints (the chain above follows the primary one); shown when there is more
+    // than the one the chain already covers.
+    if d.endpoints.len() > 1 || d.endpoints.iter().any(|e| !e.primary) {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "Endpoints:");
+        for e in &d.endpoints {
+            let _ = writeln!(
+                s,
+                "  {} {}{}{}  {} — {}",
+                e.status.symbol(),
+                e.url,
+                if e.public { " (public: Funnel)" } else { "" },
+                if e.primary { " (main)" } else { "" },
+                e.handler,
+                e.summary
+            );
+        }
+    }
     let _ = writeln!(s);
     let _ = writeln!(
         s,
@@ -148,6 +166,23 @@ pub fn markdown(d: &Diagnosis) -> String {
             cell(&c.detail),
             c.ms
         );
+    }
+    if !d.endpoints.is_empty() {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "| | Endpoint | Public | Handler | Verdict |");
+        let _ = writeln!(s, "|---|---|---|---|---|");
+        for e in &d.endpoints {
+            let _ = writeln!(
+                s,
+                "| {} | {}{} | {} | {} | {} |",
+                e.status.symbol(),
+                cell(&e.url),
+                if e.primary { " (main)" } else { "" },
+                if e.public { "yes" } else { "no" },
+                cell(&e.handler),
+                cell(&e.summary)
+            );
+        }
     }
     if !d.fixes.is_empty() {
         let _ = writeln!(s);

@@ -21,7 +21,7 @@ pub use serve::ServeConfig;
 pub use status::{BackendState, Status};
 
 /// Printed on stdout, with exit 0, by the macOS GUI binary when it cannot reach the GUI
-/// (tailscale/tailscale#16063): launched from Finder, launchd or at login.
+/// (docs/TAILSCALE.md#the-cli): launched from Finder, launchd or at login.
 pub const GUI_FAILED: &str = "The Tailscale GUI failed to start";
 
 /// How a read call failed. Distinct variants because they lead to distinct causes.

@@ -40,6 +40,9 @@ pub struct TcpPortHandler {
     pub tcp_forward: String,
     #[serde(default, rename = "TerminateTLS", deserialize_with = "nullable")]
     pub terminate_tls: String,
+    /// PROXY protocol version sent to a forward's target (0: none).
+    #[serde(default, rename = "ProxyProtocol", deserialize_with = "nullable")]
+    pub proxy_protocol: u64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -173,6 +176,86 @@ pub fn proxy_target_port(target: &str) -> Option<u16> {
     }
 }
 
+/// How serve talks to a proxy target, by its scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scheme {
+    /// `http://` (and a bare port or host:port).
+    Http,
+    /// `https://`: serve verifies the backend's certificate against the system roots, for the
+    /// host named in the target (an IP needs an IP SAN).
+    Https,
+    /// `https+insecure://`: TLS without verification.
+    HttpsInsecure,
+    /// `unix:/path`: HTTP over a unix socket.
+    Unix,
+}
+
+/// A proxy target as serve dials it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyTarget {
+    pub scheme: Scheme,
+    /// "host:port" for TCP schemes, the socket path for `unix:`.
+    pub addr: String,
+    /// The host serve names in `Host` and, for `https`, verifies the certificate for.
+    pub host: String,
+    /// The target's path prefix ("" when none).
+    pub path: String,
+}
+
+impl ProxyTarget {
+    /// Parses a handler's `Proxy` value; `None` when it is not one serve could dial.
+    pub fn parse(target: &str) -> Option<ProxyTarget> {
+        if let Some(path) = target.strip_prefix("unix:") {
+            let path = path.trim_start_matches("//");
+            return (!path.is_empty()).then(|| ProxyTarget {
+                scheme: Scheme::Unix,
+                addr: path.to_string(),
+                host: "localhost".into(),
+                path: String::new(),
+            });
+        }
+        let (scheme, rest) = match target.split_once("://") {
+            Some(("http", r)) => (Scheme::Http, r),
+            Some(("https", r)) => (Scheme::Https, r),
+            Some(("https+insecure", r)) => (Scheme::HttpsInsecure, r),
+            Some(_) => return None,
+            None => (Scheme::Http, target),
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let addr = proxy_target_addr(&format!(
+            "{}://{authority}",
+            match scheme {
+                Scheme::Http => "http",
+                _ => "https",
+            }
+        ))?;
+        let host = match addr.rsplit_once(':') {
+            Some((h, _)) => h.trim_start_matches('[').trim_end_matches(']').to_string(),
+            None => addr.clone(),
+        };
+        Some(ProxyTarget {
+            scheme,
+            addr,
+            host,
+            path: path.to_string(),
+        })
+    }
+
+    /// What the user would recognise: "https://127.0.0.1:8443", "unix:/run/app.sock".
+    pub fn describe(&self) -> String {
+        match self.scheme {
+            Scheme::Http => format!("http://{}", self.addr),
+            Scheme::Https => format!("https://{}", self.addr),
+            Scheme::HttpsInsecure => format!("https+insecure://{}", self.addr),
+            Scheme::Unix => format!("unix:{}", self.addr),
+        }
+    }
+}
+
 /// The host:port a proxy target dials, with the defaults `tailscale serve` applies
 /// (a bare port means IPv4 loopback). `None` for unix sockets and unparseable targets.
 pub fn proxy_target_addr(target: &str) -> Option<String> {
@@ -201,6 +284,44 @@ pub fn proxy_target_addr(target: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proxy_targets_parse_as_serve_dials_them() {
+        let t = |s: &str| ProxyTarget::parse(s).map(|t| (t.scheme, t.addr, t.host, t.path));
+        assert_eq!(
+            t("3000"),
+            Some((
+                Scheme::Http,
+                "127.0.0.1:3000".into(),
+                "127.0.0.1".into(),
+                "".into()
+            ))
+        );
+        assert_eq!(
+            t("https+insecure://localhost:8443/app"),
+            Some((
+                Scheme::HttpsInsecure,
+                "localhost:8443".into(),
+                "localhost".into(),
+                "/app".into()
+            ))
+        );
+        assert_eq!(
+            t("https://192.168.1.20"),
+            Some((
+                Scheme::Https,
+                "192.168.1.20:443".into(),
+                "192.168.1.20".into(),
+                "".into()
+            ))
+        );
+        assert_eq!(
+            t("unix:/run/app.sock").map(|t| (t.0, t.1)),
+            Some((Scheme::Unix, "/run/app.sock".into()))
+        );
+        assert_eq!(t("ftp://x:1"), None);
+        assert_eq!(t("unix:"), None);
+    }
 
     #[test]
     fn empty_forms_parse_to_empty() {

@@ -2,7 +2,7 @@
 //!
 //! Real output varies a lot across versions and states: lists print as `null`, 2021-era daemons
 //! lack half the fields, newer ones add fields we do not know, `Capabilities` became `CapMap` in
-//! 1.52. So every field is defaulted and `null` reads as "empty"; unknown fields are ignored.
+//! 1.50. So every field is defaulted and `null` reads as "empty"; unknown fields are ignored.
 
 use std::collections::BTreeMap;
 
@@ -156,10 +156,10 @@ pub struct PeerStatus {
     /// For Self: whether a control poll is active (not peer reachability).
     #[serde(default)]
     pub online: Option<bool>,
-    /// Before 1.52 (and deprecated since): a list of capability strings.
+    /// Before 1.50 (and deprecated since): a list of capability strings.
     #[serde(default, deserialize_with = "nullable")]
     pub capabilities: Vec<String>,
-    /// 1.52+: capability name → raw JSON values (or `null`).
+    /// 1.50+: capability name → raw JSON values (or `null`).
     #[serde(default, deserialize_with = "nullable")]
     pub cap_map: BTreeMap<String, serde_json::Value>,
     #[serde(default, deserialize_with = "nullable")]

@@ -2,13 +2,13 @@
 //! backup) and the desktop Settings (launch at login, reveal logs).
 //!
 //! Two halves, as everywhere in the tray:
-//! - [`ActionsView`] is plain data the menu is built from, with the pure transitions the UI
-//!   thread makes ([`ActionsView::pick`], [`ActionsView::planned`], [`ActionsView::confirm`],
-//!   …). It enforces "one write at a time": while a plan is read or a fix runs, nothing else
-//!   can start.
-//! - [`spawn`] starts the worker thread that does the slow parts: `fix::run` (CLI calls bounded
-//!   by the engine's timeout, plus the cross-process fix lock), the login-item calls and opening
-//!   the file manager. It answers with [`ActMsg`]s; the UI thread never blocks on any of it.
+//! - [`ActionsView`] is the plain data the menu is built from (in `view.rs`); here are the pure
+//!   transitions the UI thread makes on it ([`ActionsView::click`], [`ActionsView::planned`],
+//!   [`ActionsView::finished`], …). They enforce "one write at a time": while a plan is read or a
+//!   fix runs, nothing else can start.
+//! - [`run`] is the worker task that does the slow parts: `fix::run` (CLI calls bounded by the
+//!   engine's timeout, plus the cross-process fix lock), the login-item calls and opening the
+//!   file manager. It answers with [`ActMsg`]s; the UI thread never blocks on any of it.
 //!
 //! The confirmation is the menu itself, not a dialog (tao has none): picking an action asks
 //! `fix::run` for the plan without changing anything, the menu then lists the exact commands,
@@ -22,106 +22,7 @@ use tokio::sync::mpsc;
 use crate::config;
 use crate::fix::{self, FixOptions, FixReport, Outcome, Plan};
 use crate::settings::{self, Overrides};
-
-/// A write action the menu offers. Plain data; [`WriteKind::fix_action`] is what it runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteKind {
-    /// `serve reset` + `serve --bg --https=P TARGET`; `keep_others` puts the other handlers back.
-    Recreate {
-        keep_others: bool,
-    },
-    HttpFallback,
-    FunnelOn,
-    FunnelOff,
-    /// The newest backup, as it was (`serve reset` + `serve set-raw`).
-    Restore,
-}
-
-impl WriteKind {
-    pub fn fix_action(self) -> fix::Action {
-        match self {
-            WriteKind::Recreate { keep_others } => fix::Action::Recreate {
-                keep_others,
-                https_port: None,
-            },
-            WriteKind::HttpFallback => fix::Action::HttpFallback,
-            WriteKind::FunnelOn => fix::Action::FunnelOn,
-            WriteKind::FunnelOff => fix::Action::FunnelOff,
-            WriteKind::Restore => fix::Action::Restore {
-                backup: None,
-                rename_to_current: false,
-            },
-        }
-    }
-
-    /// How the menu names it.
-    pub fn title(self) -> &'static str {
-        match self {
-            WriteKind::Recreate { keep_others: false } => "Recreate serve",
-            WriteKind::Recreate { keep_others: true } => "Recreate serve, keeping the others",
-            WriteKind::HttpFallback => "Serve over plain HTTP",
-            WriteKind::FunnelOn => "Turn on Funnel",
-            WriteKind::FunnelOff => "Turn off Funnel",
-            WriteKind::Restore => "Restore the last backup",
-        }
-    }
-
-    /// The line shown while it runs.
-    pub fn running(self) -> &'static str {
-        match self {
-            WriteKind::Recreate { .. } => "Recreating serve…",
-            WriteKind::HttpFallback => "Switching serve to plain HTTP…",
-            WriteKind::FunnelOn => "Turning Funnel on…",
-            WriteKind::FunnelOff => "Turning Funnel off…",
-            WriteKind::Restore => "Restoring the backup…",
-        }
-    }
-}
-
-/// Where the write-action flow is.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub enum Phase {
-    #[default]
-    Idle,
-    /// Reading the current config to build the plan (nothing changes).
-    Planning(WriteKind),
-    /// The plan is on show; waiting for "Run these commands" or "Cancel".
-    Confirm {
-        kind: WriteKind,
-        plan: Plan,
-        /// The serve config changed between the plan the user read and "Run": this is the new one.
-        replanned: bool,
-    },
-    /// The confirmed run: every write item is disabled.
-    Running(WriteKind),
-}
-
-/// The last action's result, as the menu shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Shown {
-    pub kind: WriteKind,
-    pub outcome: Outcome,
-    pub message: String,
-    pub backup: Option<PathBuf>,
-    pub consent_url: Option<String>,
-}
-
-/// Everything about actions and desktop settings that the menu shows. Plain data.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ActionsView {
-    pub phase: Phase,
-    pub outcome: Option<Shown>,
-    /// Launch at login as read back from the system; `None` before the first read.
-    pub login: Option<Result<bool, String>>,
-    /// A toggle is on its way to the system: the item waits for the read-back.
-    pub login_busy: bool,
-    /// Where backups go (shown in the plan); `None` when there is no data dir.
-    pub backups_dir: Option<PathBuf>,
-    /// The newest backup, for "Restore last backup…".
-    pub newest_backup: Option<PathBuf>,
-    /// Where the logs are, for "Reveal logs".
-    pub logs_dir: Option<PathBuf>,
-}
+use crate::tray::view::{ActionsView, LastWrite, Phase, WorkerAction, WriteKind};
 
 /// From the UI to the worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,10 +69,27 @@ pub enum ActMsg {
     },
 }
 
+/// The UI thread's steps through the write-action flow. Pure; the struct is plain data in
+/// `view.rs`, its transitions sit here with the commands they send.
 impl ActionsView {
-    /// A plan is being read or a fix runs: no other write may start.
-    pub fn busy(&self) -> bool {
-        matches!(self.phase, Phase::Planning(_) | Phase::Running(_))
+    /// A click on one of the actions' items: the step it makes, and the command for the worker
+    /// when there is one.
+    pub fn click(&mut self, action: WorkerAction) -> Option<ActCmd> {
+        match action {
+            WorkerAction::Write(kind) => self.pick(kind),
+            WorkerAction::ConfirmWrite => self.confirm(),
+            WorkerAction::CancelWrite => {
+                self.cancel();
+                None
+            }
+            WorkerAction::DismissOutcome => {
+                self.dismiss();
+                None
+            }
+            WorkerAction::SetLaunchAtLogin(on) => self.set_login(on),
+            WorkerAction::RevealLogs => self.logs_dir.clone().map(ActCmd::Reveal),
+            WorkerAction::Reveal(path) => Some(ActCmd::Reveal(path)),
+        }
     }
 
     /// The user picked a write action: ask for its plan (nothing changes yet).
@@ -200,7 +118,7 @@ impl ActionsView {
             }
             other => {
                 self.phase = Phase::Idle;
-                self.outcome = Some(shown(kind, other));
+                self.outcome = Some(last_write(kind, other));
             }
         }
     }
@@ -244,11 +162,11 @@ impl ActionsView {
             }
             RunResult::Changed(r) | RunResult::Report(r) => {
                 self.phase = Phase::Idle;
-                self.outcome = Some(shown(kind, Ok(r)));
+                self.outcome = Some(last_write(kind, Ok(r)));
             }
             RunResult::Error(e) => {
                 self.phase = Phase::Idle;
-                self.outcome = Some(shown(kind, Err(e)));
+                self.outcome = Some(last_write(kind, Err(e)));
             }
         }
     }
@@ -268,16 +186,16 @@ impl ActionsView {
     }
 }
 
-fn shown(kind: WriteKind, result: Result<Box<FixReport>, String>) -> Shown {
+fn last_write(kind: WriteKind, result: Result<Box<FixReport>, String>) -> LastWrite {
     match result {
-        Ok(r) => Shown {
+        Ok(r) => LastWrite {
             kind,
             outcome: r.outcome,
             message: r.message,
             backup: r.backup,
             consent_url: r.consent_url,
         },
-        Err(e) => Shown {
+        Err(e) => LastWrite {
             kind,
             outcome: Outcome::Failed,
             message: e,
@@ -358,73 +276,51 @@ fn read_login() -> Result<bool, String> {
     crate::platform::login_item::is_enabled().map_err(|e| format!("{e:#}"))
 }
 
-/// Starts the worker thread. `send` delivers its answers to the UI (the event-loop proxy).
-/// It sends the first login state and newest backup at once.
-pub fn spawn(
+/// The worker: answers [`ActCmd`]s until the UI drops its sender. `send` delivers the answers
+/// to the UI (the event-loop proxy); the first login state and newest backup go out at once.
+/// A task on the tray's background runtime, inside its `LocalSet` (fixes run as local tasks).
+pub async fn run(
     ctx: Context,
     send: impl Fn(ActMsg) + Send + Sync + Clone + 'static,
-) -> mpsc::UnboundedSender<ActCmd> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<ActCmd>();
-    let spawned = std::thread::Builder::new()
-        .name("actions".into())
-        .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    log::error!("actions: cannot start the tokio runtime: {e}");
-                    send(ActMsg::Login(Err(format!("not available: {e}"))));
-                    return;
-                }
-            };
-            let local = tokio::task::LocalSet::new();
-            local.block_on(&rt, async move {
-                send(ActMsg::NewestBackup(ctx.newest_backup()));
-                spawn_login(send.clone(), None);
-                while let Some(cmd) = rx.recv().await {
-                    log::debug!("actions: {cmd:?}");
-                    let (ctx, send) = (ctx.clone(), send.clone());
-                    match cmd {
-                        // On their own tasks, so a slow fix never delays the login item or the
-                        // file manager; the UI allows one fix at a time, the lock does across
-                        // processes.
-                        ActCmd::Plan(kind) => {
-                            tokio::task::spawn_local(async move {
-                                let result = ctx.plan(kind).await;
-                                send(ActMsg::Planned { kind, result });
-                            });
-                        }
-                        ActCmd::Run { kind, plan } => {
-                            tokio::task::spawn_local(async move {
-                                let result = ctx.run(kind, &plan).await;
-                                log_result(kind, &result);
-                                send(ActMsg::Finished { kind, result });
-                                send(ActMsg::NewestBackup(ctx.newest_backup()));
-                            });
-                        }
-                        ActCmd::ReadLogin => spawn_login(send, None),
-                        ActCmd::SetLogin(on) => spawn_login(send, Some(on)),
-                        ActCmd::Reveal(path) => {
-                            tokio::task::spawn_blocking(move || {
-                                if let Err(e) = crate::platform::reveal(&path) {
-                                    log::warn!("cannot reveal {}: {e:#}", path.display());
-                                    send(ActMsg::RevealFailed {
-                                        path,
-                                        error: format!("{e:#}"),
-                                    });
-                                }
-                            });
-                        }
+    mut rx: mpsc::UnboundedReceiver<ActCmd>,
+) {
+    send(ActMsg::NewestBackup(ctx.newest_backup()));
+    spawn_login(send.clone(), None);
+    while let Some(cmd) = rx.recv().await {
+        log::debug!("actions: {cmd:?}");
+        let (ctx, send) = (ctx.clone(), send.clone());
+        match cmd {
+            // On their own tasks, so a slow fix never delays the login item or the file
+            // manager; the UI allows one fix at a time, the lock does across processes.
+            ActCmd::Plan(kind) => {
+                tokio::task::spawn_local(async move {
+                    let result = ctx.plan(kind).await;
+                    send(ActMsg::Planned { kind, result });
+                });
+            }
+            ActCmd::Run { kind, plan } => {
+                tokio::task::spawn_local(async move {
+                    let result = ctx.run(kind, &plan).await;
+                    log_result(kind, &result);
+                    send(ActMsg::Finished { kind, result });
+                    send(ActMsg::NewestBackup(ctx.newest_backup()));
+                });
+            }
+            ActCmd::ReadLogin => spawn_login(send, None),
+            ActCmd::SetLogin(on) => spawn_login(send, Some(on)),
+            ActCmd::Reveal(path) => {
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = crate::platform::reveal(&path) {
+                        log::warn!("cannot reveal {}: {e:#}", path.display());
+                        send(ActMsg::RevealFailed {
+                            path,
+                            error: format!("{e:#}"),
+                        });
                     }
-                }
-            });
-        });
-    if let Err(e) = spawned {
-        log::error!("cannot start the actions thread: {e}");
+                });
+            }
+        }
     }
-    tx
 }
 
 /// Sets (when `set` is given) and then reads back the login item, on the blocking pool: on
@@ -609,17 +505,30 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn every_kind_maps_to_a_writing_fix() {
-        for k in [
-            RECREATE,
-            WriteKind::Recreate { keep_others: true },
-            WriteKind::HttpFallback,
-            WriteKind::FunnelOn,
-            WriteKind::FunnelOff,
-            WriteKind::Restore,
-        ] {
-            assert!(k.fix_action().writes(), "{k:?}");
-            assert!(k.running().ends_with('…'));
-        }
+    fn clicks_step_the_flow_and_only_some_reach_the_worker() {
+        let mut a = ActionsView {
+            logs_dir: Some("/logs".into()),
+            ..ActionsView::default()
+        };
+        assert_eq!(
+            a.click(WorkerAction::Write(RECREATE)),
+            Some(ActCmd::Plan(RECREATE))
+        );
+        assert_eq!(a.click(WorkerAction::CancelWrite), None);
+        assert_eq!(a.phase, Phase::Idle);
+        a.outcome = Some(last_write(RECREATE, Err("x".into())));
+        assert_eq!(a.click(WorkerAction::DismissOutcome), None);
+        assert!(a.outcome.is_none());
+        assert_eq!(a.click(WorkerAction::ConfirmWrite), None, "no plan on show");
+        assert_eq!(
+            a.click(WorkerAction::RevealLogs),
+            Some(ActCmd::Reveal("/logs".into()))
+        );
+        assert_eq!(
+            a.click(WorkerAction::SetLaunchAtLogin(true)),
+            Some(ActCmd::SetLogin(true))
+        );
+        a.logs_dir = None;
+        assert_eq!(a.click(WorkerAction::RevealLogs), None);
     }
 }

@@ -1,15 +1,14 @@
 //! The event loop: tao on the main thread, the tray icon and its menu, clicks turned into actions.
 //!
 //! Threads: the main thread runs tao (which drives GTK on Linux and AppKit on macOS) and owns
-//! every GUI object (`TrayIcon` and muda items are `!Send`); a worker thread runs a current-thread
-//! tokio runtime with the [`Monitor`]. They talk through plain data: [`Cmd`] over a tokio channel
-//! one way, [`UiMsg`] through the `EventLoopProxy` the other. Menu clicks arrive through
+//! every GUI object (`TrayIcon` and muda items are `!Send`); one background thread runs a
+//! current-thread tokio runtime ([`spawn_background`]) with two tasks: the [`Monitor`], and the
+//! write actions and desktop settings ([`actions::run`]). They talk through plain data: a
+//! [`MonitorCmd`] or an [`ActCmd`] over a tokio channel one way, [`UiMsg`] and [`ActMsg`]
+//! through the `EventLoopProxy` the other. Menu clicks arrive through
 //! `MenuEvent::set_event_handler`, forwarded into the loop by the same proxy (polling the receiver
-//! would not wake a `ControlFlow::Wait` loop).
-//!
-//! Write actions and the desktop settings run on a second worker thread ([`actions`]), which
-//! answers through the same proxy ([`UserEvent::Act`]); a finished fix asks the monitor for a
-//! diagnosis at once.
+//! would not wake a `ControlFlow::Wait` loop), and are routed by their [`MenuAction`] group; a
+//! finished fix asks the monitor for a diagnosis at once.
 //!
 //! Nothing here may block: every handler is timed and one over 16 ms (a frame) is logged.
 
@@ -23,12 +22,12 @@ use tray_icon::menu::MenuEvent;
 use tray_icon::{TrayIcon, TrayIconBuilder, TrayIconEvent};
 
 use crate::platform::{quit_signal, set_icon, with_icon};
-use crate::tray::actions::{self, ActCmd, ActMsg, ActionsView};
+use crate::tray::actions::{self, ActCmd, ActMsg};
 use crate::tray::history::Entry;
 use crate::tray::icons::{self, Look, Scale, Style};
-use crate::tray::menu::{self, Action, SettingsView};
-use crate::tray::monitor::{Cmd, Diagnoser, Monitor, Ui, UiMsg};
-use crate::tray::state::View;
+use crate::tray::menu::{self, MenuAction, UiAction};
+use crate::tray::monitor::{Diagnoser, Monitor, Ui, UiMsg};
+use crate::tray::view::{ActionsView, MonitorCmd, SettingsView, View};
 
 /// A UI handler slower than this is logged: it would drop a frame of the menu.
 const SLOW: Duration = Duration::from_millis(16);
@@ -52,6 +51,13 @@ impl Ui for AppUi {
     fn send(&self, msg: UiMsg) {
         // Fails only when the loop is gone, i.e. while quitting.
         let _ = self.0.send_event(UserEvent::Ui(msg));
+    }
+}
+
+impl AppUi {
+    /// The actions worker's answers take the same way.
+    fn act(&self, msg: ActMsg) {
+        let _ = self.0.send_event(UserEvent::Act(msg));
     }
 }
 
@@ -89,12 +95,14 @@ pub fn run<D: Diagnoser + 'static>(setup: Setup<D>) -> ! {
     TrayIconEvent::set_event_handler(Some(|_e: TrayIconEvent| {}));
 
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let act_proxy = proxy.clone();
-    let act_tx = actions::spawn(setup.actions.clone(), move |m| {
-        let _ = act_proxy.send_event(UserEvent::Act(m));
-    });
-    let ui = AppUi(proxy);
-    spawn_worker(setup.monitor, ui, cmd_rx);
+    let (act_tx, act_rx) = mpsc::unbounded_channel();
+    spawn_background(
+        setup.monitor,
+        AppUi(proxy),
+        cmd_rx,
+        setup.actions.clone(),
+        act_rx,
+    );
     let acts = ActionsView {
         backups_dir: setup
             .actions
@@ -151,7 +159,7 @@ pub fn run<D: Diagnoser + 'static>(setup: Setup<D>) -> ! {
             // macOS: the app was opened again (Finder, Spotlight) while running. The second
             // process never gets this far (the instance lock); this is the first one: check.
             Event::Reopen { .. } => {
-                app.send(Cmd::DiagnoseNow);
+                app.send(MonitorCmd::DiagnoseNow);
                 app.refresh_menu();
                 "reopen"
             }
@@ -173,15 +181,20 @@ pub fn run<D: Diagnoser + 'static>(setup: Setup<D>) -> ! {
     })
 }
 
-/// Starts the monitor on its own thread with a current-thread tokio runtime, plus the signal
-/// watcher that turns SIGTERM/SIGINT into a clean quit.
-fn spawn_worker<D: Diagnoser + 'static>(
+/// Starts the one background thread: a current-thread tokio runtime whose `LocalSet` runs the
+/// monitor (with the signal watcher that turns SIGTERM/SIGINT into a clean quit) and the actions
+/// worker as two tasks. One thread is enough: both wait on processes, sockets and timers, and
+/// what may block (the browser, the file manager, the login item) goes to the blocking pool.
+/// Each task is awaited on its own, so a panic in one leaves the other running.
+fn spawn_background<D: Diagnoser + 'static>(
     make: MakeMonitor<D>,
     ui: AppUi,
-    rx: mpsc::UnboundedReceiver<Cmd>,
+    cmd_rx: mpsc::UnboundedReceiver<MonitorCmd>,
+    acts: actions::Context,
+    act_rx: mpsc::UnboundedReceiver<ActCmd>,
 ) {
     let spawned = std::thread::Builder::new()
-        .name("monitor".into())
+        .name("background".into())
         .spawn(move || {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -191,28 +204,36 @@ fn spawn_worker<D: Diagnoser + 'static>(
                 Err(e) => {
                     log::error!("cannot start the tokio runtime: {e}");
                     ui.send(UiMsg::Message(format!("Monitor not running: {e}")));
+                    ui.act(ActMsg::Login(Err(format!("not available: {e}"))));
                     return;
                 }
             };
+            let local = tokio::task::LocalSet::new();
             let monitor = make(ui.clone());
             let signal_ui = ui.clone();
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                rt.block_on(async move {
-                    tokio::select! {
-                        _ = monitor.run(rx) => {}
-                        _ = quit_signal() => signal_ui.send(UiMsg::Quit),
-                    }
-                })
-            }));
-            if result.is_err() {
-                log::error!("the monitor stopped after a panic");
-                ui.send(UiMsg::Message(
-                    "The monitor stopped unexpectedly: see the log".into(),
-                ));
-            }
+            let monitor = local.spawn_local(async move {
+                tokio::select! {
+                    _ = monitor.run(cmd_rx) => {}
+                    _ = quit_signal() => signal_ui.send(UiMsg::Quit),
+                }
+            });
+            let act_ui = ui.clone();
+            let acts = local.spawn_local(actions::run(acts, move |m| act_ui.act(m), act_rx));
+            local.block_on(&rt, async move {
+                let (monitor, acts) = tokio::join!(monitor, acts);
+                if monitor.is_err() {
+                    log::error!("the monitor stopped after a panic");
+                    ui.send(UiMsg::Message(
+                        "The monitor stopped unexpectedly: see the log".into(),
+                    ));
+                }
+                if acts.is_err() {
+                    log::error!("the actions worker stopped after a panic");
+                }
+            });
         });
     if let Err(e) = spawned {
-        log::error!("cannot start the monitor thread: {e}");
+        log::error!("cannot start the background thread: {e}");
     }
 }
 
@@ -227,7 +248,7 @@ struct App {
     /// One clipboard for the app's life: on X11 the owner serves the text, so dropping it would
     /// lose what we copied (and the drop itself stalls ~100 ms).
     clipboard: Option<arboard::Clipboard>,
-    cmd: mpsc::UnboundedSender<Cmd>,
+    cmd: mpsc::UnboundedSender<MonitorCmd>,
     /// The actions worker, and what the menu shows of it.
     act: mpsc::UnboundedSender<ActCmd>,
     acts: ActionsView,
@@ -384,17 +405,31 @@ impl App {
             return;
         };
         log::debug!("menu: {id} → {action:?}");
-        let cmd = match action {
-            Action::DiagnoseNow => Some(Cmd::DiagnoseNow),
-            Action::OpenUrl { url, admin } => Some(Cmd::Open { url, admin }),
-            Action::Copy { what, text } => {
-                match self.copy(&text) {
-                    Ok(()) => self.say(format!("Copied {what}")),
-                    Err(e) => self.say(format!("Could not copy the {what}: {e}")),
+        match action {
+            MenuAction::Ui(a) => self.on_ui(a, control_flow),
+            MenuAction::Monitor(c) => self.send(c),
+            MenuAction::Worker(a) => {
+                if let Some(c) = self.acts.click(a) {
+                    self.act_send(c);
                 }
-                None
             }
-            Action::CopyReport => {
+        }
+        if !matches!(
+            *control_flow,
+            ControlFlow::Exit | ControlFlow::ExitWithCode(_)
+        ) {
+            self.refresh_menu();
+        }
+    }
+
+    /// The clicks the main thread handles itself: it owns the clipboard and the loop.
+    fn on_ui(&mut self, action: UiAction, control_flow: &mut ControlFlow) {
+        match action {
+            UiAction::Copy { what, text } => match self.copy(&text) {
+                Ok(()) => self.say(format!("Copied {what}")),
+                Err(e) => self.say(format!("Could not copy the {what}: {e}")),
+            },
+            UiAction::CopyReport => {
                 if let Some(d) = &self.view.diagnosis {
                     let text = crate::report::markdown(d);
                     match self.copy(&text) {
@@ -402,58 +437,12 @@ impl App {
                         Err(e) => self.say(format!("Could not copy the report: {e}")),
                     }
                 }
-                None
             }
-            Action::Write(kind) => {
-                if let Some(c) = self.acts.pick(kind) {
-                    self.act_send(c);
-                }
-                None
-            }
-            Action::ConfirmWrite => {
-                if let Some(c) = self.acts.confirm() {
-                    self.act_send(c);
-                }
-                None
-            }
-            Action::CancelWrite => {
-                self.acts.cancel();
-                None
-            }
-            Action::DismissOutcome => {
-                self.acts.dismiss();
-                None
-            }
-            Action::SetLaunchAtLogin(on) => {
-                if let Some(c) = self.acts.set_login(on) {
-                    self.act_send(c);
-                }
-                None
-            }
-            Action::RevealLogs => {
-                if let Some(dir) = self.acts.logs_dir.clone() {
-                    self.act_send(ActCmd::Reveal(dir));
-                }
-                None
-            }
-            Action::Reveal(path) => {
-                self.act_send(ActCmd::Reveal(path));
-                None
-            }
-            Action::SetInterval(s) => Some(Cmd::SetInterval(s)),
-            Action::SetPort(p) => Some(Cmd::SetPort(p)),
-            Action::SetNotifications(on) => Some(Cmd::SetNotifications(on)),
-            Action::SetIconStyle(s) => Some(Cmd::SetIconStyle(s)),
-            Action::OpenConfig => Some(Cmd::OpenConfig),
-            Action::Quit => return self.quit(control_flow),
-        };
-        if let Some(c) = cmd {
-            self.send(c);
+            UiAction::Quit => self.quit(control_flow),
         }
-        self.refresh_menu();
     }
 
-    fn send(&mut self, c: Cmd) {
+    fn send(&mut self, c: MonitorCmd) {
         if self.cmd.send(c).is_err() {
             self.say("The monitor is not running: see the log");
         }
@@ -484,7 +473,7 @@ impl App {
             ActMsg::Finished { kind, result } => {
                 self.acts.finished(kind, result);
                 // Whatever happened, show the real state now, not at the next poll.
-                self.send(Cmd::DiagnoseNow);
+                self.send(MonitorCmd::DiagnoseNow);
             }
             ActMsg::Login(state) => {
                 if self.acts.login.as_ref() != Some(&state) {

@@ -3,8 +3,9 @@
 //!
 //! Why: polling lags behind reality by up to one interval and, on the CLI route, spawns a process
 //! each time. The daemon announces every change that matters to us (state, self node / netmap
-//! after the admin enables HTTPS, health) on its bus (`ipn/ipnlocal/bus.go`; seen on the real daemon: docs/TAILNET.md), so the icon can
-//! follow within a debounce and the poll can slow down to a safety net.
+//! after the admin enables HTTPS, health) on its bus (docs/TAILSCALE.md#localapi; seen on the
+//! real daemon: docs/TAILNET.md), so the icon can follow within a debounce and the poll can slow
+//! down to a safety net.
 //!
 //! The task only reports [`Event`]s; what to run and when is the pure state machine's call
 //! (`state.rs`). It subscribes with [`TRAY_MASK`] (initial state and health, no netmap), so every

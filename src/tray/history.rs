@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::diagnosis::{Cause, Diagnosis, Health};
-use crate::tray::state::Wall;
+use crate::tray::view::Wall;
 
 /// How many entries the menu shows and the file keeps.
 pub const KEEP: usize = 20;

@@ -1,18 +1,22 @@
 //! The menu-bar app: an icon whose colour and shape show the health of `tailscale serve`, and a
 //! menu that leads from "red" to the fix.
 //!
-//! Rooms inside the room, data flowing one way:
+//! Rooms inside the room, data flowing one way (workers → [`view`] ← [`menu`], and `app` on top):
 //! - [`state`]: the monitor's state machine (debounce, "since", watching after the admin console);
 //!   pure.
 //! - [`bus`]: the IPN bus watcher that tells the monitor when tailscaled announces a change.
-//! - [`monitor`]: the async loop on a worker thread that runs diagnoses on that schedule and owns
-//!   everything that may block (config and history files, notifications, the browser).
-//! - [`menu`]: the menu as plain data, built from state in one function; pure.
+//! - [`monitor`]: the async loop that runs diagnoses on that schedule and owns everything that
+//!   may block (config and history files, notifications, the browser).
+//! - [`actions`]: the write actions (plan, confirm, run) and the desktop settings: the UI
+//!   thread's steps through that flow, and the worker task that carries them out.
+//! - [`view`]: the plain data those two produce and the menu reads, and what a click asks of
+//!   them.
+//! - [`menu`]: the menu as plain data, built from the view in one function; pure.
 //! - [`icons`]: which picture for which state, and the embedded PNGs.
 //! - [`history`]: the last 20 state changes, kept across restarts.
-//! - [`actions`]: the write actions (plan, confirm, run) and the desktop settings, their state as
-//!   plain data and the worker thread that carries them out.
-//! - `render` and `app`: the only code that touches muda, tray-icon and tao (main thread).
+//! - `render` and `app`: the only code that touches muda, tray-icon and tao (main thread); `app`
+//!   also starts the one background thread whose runtime runs the monitor and the actions
+//!   worker as tasks, and routes each click by its group.
 //!
 //! [`run`] is the entry point; it checks that a tray can exist at all before tao gets a chance to
 //! panic about it.
@@ -26,6 +30,7 @@ pub mod menu;
 pub mod monitor;
 mod render;
 pub mod state;
+pub mod view;
 
 use std::path::Path;
 use std::process::ExitCode;

@@ -1,9 +1,9 @@
-//! The background monitor: runs diagnoses on the state machine's schedule, on a tokio runtime on
-//! a worker thread, and tells the UI what to show through plain-data messages.
+//! The background monitor: runs diagnoses on the state machine's schedule, as a task on the
+//! tray's background runtime, and tells the UI what to show through plain-data messages.
 //!
 //! It also owns everything that may block: the config file (reload when it changes on disk, save
 //! settings), the history file, notifications and launching the browser. The UI thread only ever
-//! receives [`UiMsg`]s and sends [`Cmd`]s.
+//! receives [`UiMsg`]s and sends [`MonitorCmd`]s (`view.rs`).
 //!
 //! On the LocalAPI route it also runs the IPN bus watcher ([`bus`]) and feeds its events to the
 //! state machine, which turns them into debounced runs and slows the poll to a safety net.
@@ -16,30 +16,14 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::config::{self, Config, IconStyle, Loaded};
+use crate::config::{self, Config, Loaded};
 use crate::diagnosis::Diagnosis;
 use crate::engine::Engine;
 use crate::settings::{self, Overrides, Settings};
 use crate::tray::bus;
 use crate::tray::history::{Entry, History};
-use crate::tray::menu::SettingsView;
-use crate::tray::state::{Machine, View, Wall};
-
-/// From the UI to the monitor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cmd {
-    DiagnoseNow,
-    /// Open a URL; `admin` starts watching for the fix.
-    Open {
-        url: String,
-        admin: bool,
-    },
-    OpenConfig,
-    SetInterval(u64),
-    SetPort(Option<u16>),
-    SetNotifications(bool),
-    SetIconStyle(IconStyle),
-}
+use crate::tray::state::Machine;
+use crate::tray::view::{MonitorCmd, SettingsView, View, Wall};
 
 /// From the monitor to the UI. Plain data only: the UI thread owns every GUI object.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,7 +154,7 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
     }
 
     /// Runs until the command channel closes (the UI is gone).
-    pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>) {
+    pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<MonitorCmd>) {
         self.ui.send(UiMsg::Settings(self.settings()));
         self.ui
             .send(UiMsg::History(self.history.entries().to_vec()));
@@ -263,19 +247,19 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
         self.ui.send(UiMsg::View(Box::new(self.machine.view())));
     }
 
-    fn command(&mut self, cmd: Cmd) {
+    fn command(&mut self, cmd: MonitorCmd) {
         log::debug!("command {cmd:?}");
         let now = Instant::now();
         match cmd {
-            Cmd::DiagnoseNow => self.machine.request_now(now),
-            Cmd::Open { url, admin } => {
+            MonitorCmd::DiagnoseNow => self.machine.request_now(now),
+            MonitorCmd::Open { url, admin } => {
                 if admin {
                     self.machine.admin_opened(now, wall_now());
                     self.ui.send(UiMsg::View(Box::new(self.machine.view())));
                 }
                 self.open(url, "URL");
             }
-            Cmd::OpenConfig => {
+            MonitorCmd::OpenConfig => {
                 // First run may not have created it (no home, read-only dir): try again now.
                 if self.loaded.writable()
                     && let Err(e) = config::ensure_exists(&self.loaded)
@@ -285,22 +269,22 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
                 let path = self.loaded.path.display().to_string();
                 self.open(path, "config file path");
             }
-            Cmd::SetInterval(secs) => {
+            MonitorCmd::SetInterval(secs) => {
                 if self.update(|c| c.poll_interval_secs = secs) && self.overrides.interval.is_none()
                 {
                     self.machine.set_interval(Duration::from_secs(secs), now);
                 }
             }
-            Cmd::SetPort(p) => {
+            MonitorCmd::SetPort(p) => {
                 if self.update(|c| c.backend_port = p) {
                     // An action: re-check right away with the new port.
                     self.machine.request_now(now);
                 }
             }
-            Cmd::SetNotifications(on) => {
+            MonitorCmd::SetNotifications(on) => {
                 self.update(|c| c.notifications = on);
             }
-            Cmd::SetIconStyle(s) => {
+            MonitorCmd::SetIconStyle(s) => {
                 self.update(|c| c.icon_style = s);
             }
         }
@@ -515,8 +499,8 @@ mod tests {
         let p = dir.path().join("config.json");
         std::fs::write(&p, r#"{"future": 1}"#).unwrap();
         let (mut m, _sink, _) = setup(vec![], dir.path());
-        m.command(Cmd::SetPort(Some(3000)));
-        m.command(Cmd::SetNotifications(false));
+        m.command(MonitorCmd::SetPort(Some(3000)));
+        m.command(MonitorCmd::SetNotifications(false));
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
         assert_eq!(v["backend_port"], 3000);
         assert_eq!(v["notifications"], false);
@@ -530,7 +514,7 @@ mod tests {
         std::fs::write(&p, "{ broken").unwrap();
         m.reload_if_changed();
         assert!(m.settings().problem.is_some());
-        m.command(Cmd::SetNotifications(true));
+        m.command(MonitorCmd::SetNotifications(true));
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "{ broken");
         assert!(sink_has_message(&_sink, "Config file is broken"));
     }
@@ -544,8 +528,8 @@ mod tests {
         let (mut m, sink, _) = setup(vec![], dir.path());
         assert!(m.settings().problem.unwrap().contains("backend_port = 0"));
         assert!(!m.settings().notifications, "the good fields are used");
-        m.command(Cmd::SetNotifications(true));
-        m.command(Cmd::SetPort(Some(3000)));
+        m.command(MonitorCmd::SetNotifications(true));
+        m.command(MonitorCmd::SetPort(Some(3000)));
         assert_eq!(std::fs::read_to_string(&p).unwrap(), text);
         assert!(sink_has_message(&sink, "Config file is broken"));
     }
@@ -577,7 +561,7 @@ mod tests {
         };
         let driver = async move {
             wait_for(1).await;
-            tx.send(Cmd::DiagnoseNow).unwrap();
+            tx.send(MonitorCmd::DiagnoseNow).unwrap();
             // The manual run and its confirmation: no 30 s interval in between.
             wait_for(3).await;
             drop(tx);

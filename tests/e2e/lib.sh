@@ -37,8 +37,9 @@ import re, sys
 for line in sys.stdin:
     if "tray-icon tray app" in line:
         m = re.search(r"(\d+)x(\d+)\+-?\d+\+-?\d+\s+\+(-?\d+)\+(-?\d+)", line)
-        # Before trayer embeds it the window is 1x1 at 0,0: wait for the real one.
-        if m and int(m.group(1)) >= 8 and int(m.group(2)) >= 8:
+        # Before trayer embeds it the window is 1x1 at 0,0, and for a moment after it has its
+        # size but no place yet (-1,-1): wait for the real one.
+        if m and int(m.group(1)) >= 8 and int(m.group(2)) >= 8 and int(m.group(3)) >= 0 and int(m.group(4)) >= 0:
             print(*m.groups())
             break
 '

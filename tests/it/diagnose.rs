@@ -693,3 +693,80 @@ async fn a_status_that_is_not_an_object_is_unparseable() {
         );
     }
 }
+
+/// serve's config with `/` proxying to `target` (verbatim).
+fn serve_to(target: &str) -> String {
+    json!({"TCP": {"443": {"HTTPS": true}},
+        "Web": {format!("{NAME}:443"): {"Handlers": {"/": {"Proxy": target}}}}})
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_backend_without_an_ip_san_is_rejected_like_serve_does_and_gets_https_insecure() {
+    let ca = TestCa::new();
+    // Trusted (the CA is in --ca-file) but issued for "localhost" only: no IP SAN for 127.0.0.1.
+    let backend = tls_peer(ca.leaf("localhost", 60), 200).await;
+    let target = format!("https://{}", backend.addr_str());
+    let w = World::new(
+        "healthy",
+        "healthy",
+        Some(tls_peer(ca.leaf(NAME, 60), 502).await),
+        0,
+        &ca,
+    )
+    .await;
+    w.sc.write("serve.json", &serve_to(&target));
+    let (code, v) = w.run(&[]).await;
+    assert_cause(code, &v, "backend_cert_rejected", "red", 2);
+    let detail = check(&v, "backend")["detail"].as_str().unwrap();
+    assert!(detail.contains(&target), "{detail}");
+    let fix = &v["fixes"][0];
+    assert_eq!(fix["id"], "serve_insecure_backend");
+    assert!(
+        fix["command"].as_str().unwrap().ends_with(&format!(
+            "serve --bg --https=443 https+insecure://{}",
+            backend.addr_str()
+        )),
+        "{fix}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_insecure_and_unix_socket_backends_are_probed_as_serve_reaches_them() {
+    let ca = TestCa::new();
+    let selfsigned = tls_peer(self_signed_leaf("whatever"), 200).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("app.sock");
+    let _unix = crate::support::tls::unix_backend(&sock, 200).await;
+    for target in [
+        format!("https+insecure://{}", selfsigned.addr_str()),
+        format!("unix:{}", sock.display()),
+    ] {
+        let w = World::new(
+            "healthy",
+            "healthy",
+            Some(tls_peer(ca.leaf(NAME, 60), 200).await),
+            0,
+            &ca,
+        )
+        .await;
+        w.sc.write("serve.json", &serve_to(&target));
+        let (code, v) = w.run(&[]).await;
+        assert_cause(code, &v, "healthy", "green", 0);
+        assert_eq!(check(&v, "backend")["status"], "pass", "{target}: {v:#}");
+    }
+    // The same socket gone: nothing answers there.
+    drop(_unix);
+    std::fs::remove_file(&sock).unwrap();
+    let w = World::new(
+        "healthy",
+        "healthy",
+        Some(tls_peer(ca.leaf(NAME, 60), 502).await),
+        0,
+        &ca,
+    )
+    .await;
+    w.sc.write("serve.json", &serve_to(&format!("unix:{}", sock.display())));
+    let (code, v) = w.run(&[]).await;
+    assert_cause(code, &v, "backend_down", "red", 2);
+}

@@ -3,6 +3,7 @@
 mod support;
 
 mod diagnose;
+mod endpoints;
 mod fix;
 mod hostile;
 mod localapi;

@@ -1,6 +1,6 @@
 //! LocalAPI requests, each with exactly what tailscaled requires and nothing it refuses.
 //!
-//! The daemon (`ServeHTTP` / `validHost` in `ipn/localapi/localapi.go`) answers 403 "invalid
+//! The daemon (docs/TAILSCALE.md#localapi) answers 403 "invalid
 //! localapi request" to a Host other than `local-tailscaled.sock` and to any `Origin` or
 //! `Referer` (its defence against browsers), and on the macOS TCP routes wants HTTP Basic auth
 //! with an empty user and the token as the password (401 "auth required", 403 "bad
@@ -395,7 +395,7 @@ impl LocalApi {
                     )
                     .await
                 }
-                // 127.0.0.1, not "localhost": what the CLI dials (tailscale/tailscale#7851).
+                // 127.0.0.1, not "localhost": what the CLI dials (docs/TAILSCALE.md#localapi).
                 Endpoint::Tcp { port, .. } => {
                     let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, *port))
                         .await

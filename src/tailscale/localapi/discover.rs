@@ -1,7 +1,6 @@
 //! Where tailscaled's LocalAPI is, found in the same order as the Tailscale CLI.
 //!
-//! Order (`defaultDialer` in `client/local/local.go`, `portAndTokenFromSameUserProof` in
-//! `safesocket/safesocket_darwin.go` in tailscale/tailscale):
+//! Order (the CLI's own, with its upstream references in docs/TAILSCALE.md#localapi):
 //! 1. `--socket PATH` / the config's socket: forces the unix socket, nothing else is tried.
 //! 2. macOS App Store: `lsof -n -a -u<uid> -c IPNExtension -F` lists the
 //!    `…/.tailscale.ipn.macos/sameuserproof-<port>-<token>` file the extension keeps open.

@@ -1,7 +1,7 @@
 //! Talking to tailscaled directly over its LocalAPI, the way the Tailscale CLI does.
 //!
 //! Why: on macOS the GUI binary that doubles as the CLI fails when started from a login item
-//! or Finder (tailscale/tailscale#16063), and polling a CLI every 30 s lags behind reality. The
+//! or Finder (docs/TAILSCALE.md#the-cli), and polling a CLI every 30 s lags behind reality. The
 //! daemon's local HTTP API has neither problem and can push changes (`watch-ipn-bus`).
 //!
 //! - [`discover`]: where the daemon listens, in the CLI's order (`--socket`, macOS App Store,

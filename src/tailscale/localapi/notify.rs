@@ -1,7 +1,7 @@
 //! Tolerant model of the `ipn.Notify` objects that `watch-ipn-bus` streams, one per line.
 //!
-//! Only what a watcher needs to decide "re-diagnose now" is modelled (`ipn.Notify` in
-//! tailscale/tailscale `ipn/backend.go`; the bytes as the real daemon sends them: docs/TAILNET.md).
+//! Only what a watcher needs to decide "re-diagnose now" is modelled (`ipn.Notify`:
+//! docs/TAILSCALE.md#localapi; the bytes as the real daemon sends them: docs/TAILNET.md).
 //! Every field is optional and unknown fields are ignored, because the set grows with every
 //! release. The netmap and the self node are recorded as present or not, without being parsed:
 //! a netmap can be megabytes, and what we want from it (`CertDomains`) is not in the
@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::tailscale::status::{BackendState, nullable};
 
-/// `watch-ipn-bus` mask bits (`ipn/backend.go`) that the tray uses.
+/// `watch-ipn-bus` mask bits (`ipn.NotifyWatchOpt`, docs/TAILSCALE.md#localapi) that the tray uses.
 pub mod mask {
     /// Send the current `State` first (with `BrowseToURL` when it is NeedsLogin).
     pub const INITIAL_STATE: u64 = 2;

@@ -213,6 +213,21 @@ pub async fn tls_peer(leaf: Leaf, status: u16) -> Peer {
     .await
 }
 
+/// An HTTP backend on a unix socket at `path`, answering every request with `status`.
+pub async fn unix_backend(path: &std::path::Path, status: u16) -> Peer {
+    let listener = tokio::net::UnixListener::bind(path).unwrap();
+    let task = tokio::spawn(async move {
+        let mut connections = JoinSet::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            connections.spawn(serve_http(TokioIo::new(stream), status));
+        }
+    });
+    Peer {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        task,
+    }
+}
+
 /// A plain HTTP backend answering every request with `status`.
 pub async fn http_backend(status: u16) -> Peer {
     spawn_peer(move |tcp| serve_http(TokioIo::new(tcp), status)).await
