@@ -1,6 +1,7 @@
 //! Property tests over the rules: any combination of step outcomes, each step in any state
-//! (done, still running, never started, cancelled), assembled as a final report. Never a panic,
-//! never a `Pending` check, and green only on evidence: a completed handshake and an answer
+//! (done, still running, never started, cancelled), for the main chain and every other endpoint
+//! of the serve config, assembled as a final report. Never a panic, never a `Pending` check, and
+//! green only on evidence: for every endpoint of this node a completed handshake and an answer
 //! through serve below 500.
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -105,6 +106,47 @@ fn status() -> impl Strategy<Value = crate::tailscale::Status> {
         )
 }
 
+/// Several endpoints of this node: mounts, another HTTPS port, a TLS-terminated and a plain
+/// forward. `extra` is spliced into `Web` and the top level (another node's entry, Funnel).
+fn multi_config(extra_web: &str, extra: &str) -> String {
+    format!(
+        r#"{{"TCP":{{"443":{{"HTTPS":true}},"8443":{{"HTTPS":true}},"5432":{{"TCPForward":"127.0.0.1:5432"}},
+                "6443":{{"TCPForward":"127.0.0.1:6000","TerminateTLS":"{NAME}"}}}},
+               "Web":{{"{NAME}:443":{{"Handlers":{{"/":{{"Proxy":"http://127.0.0.1:3000"}},"/api/":{{"Proxy":"http://127.0.0.1:4000"}},
+                                                   "/t":{{"Text":"hi"}}}}}},
+                       {extra_web}
+                       "{NAME}:8443":{{"Handlers":{{"/":{{"Proxy":"https+insecure://127.0.0.1:9443"}}}}}}}}
+               {extra}}}"#
+    )
+}
+
+/// A status with everything in order.
+fn healthy_status() -> crate::tailscale::Status {
+    let json = format!(
+        r#"{{"BackendState":"Running","TUN":true,"TailscaleIPs":["100.101.102.103"],
+            "Self":{{"DNSName":"{NAME}.","Online":true}},"CertDomains":["{NAME}"]}}"#
+    );
+    crate::tailscale::Status::from_json(json.as_bytes()).expect("status parses")
+}
+
+fn established() -> TlsOutcome {
+    TlsOutcome::Established {
+        ms: 3,
+        version: "TLSv1.3".into(),
+        cert: CertInfo {
+            subject: format!("CN={NAME}"),
+            issuer: "CN=E6".into(),
+            dns_names: vec![NAME.into()],
+            not_before: now() - TimeDelta::days(1),
+            not_after: now() + TimeDelta::days(60),
+        },
+    }
+}
+
+fn ok<T>(value: T) -> Step<T> {
+    Step::Done { value, ms: 1 }
+}
+
 /// A small set of serve configs: none, the usual one, other ports, names, schemes and handlers.
 fn serve() -> impl Strategy<Value = ServeConfig> {
     let web = |host: &str, port: u16, h: &str| {
@@ -128,6 +170,11 @@ fn serve() -> impl Strategy<Value = ServeConfig> {
         web("old.tail1234.ts.net", 443, &proxy("http://127.0.0.1:18080")),
         format!(r#"{{"TCP":{{"80":{{"HTTP":true}}}},"Web":{{"{NAME}:80":{{"Handlers":{{"/":{{"Proxy":"http://127.0.0.1:3000"}}}}}}}}}}"#),
         r#"{"TCP":{"22":{"TCPForward":"127.0.0.1:22"}}}"#.into(),
+        multi_config("", ""),
+        multi_config(
+            r#""old.tail1234.ts.net:443":{"Handlers":{"/":{"Proxy":"http://127.0.0.1:3000"}}},"#,
+            &format!(r#","AllowFunnel":{{"{NAME}:8443":true}}"#),
+        ),
         r#"{"Services":{"svc:web":{"TCP":{"443":{"HTTPS":true}}}}}"#.into(),
         format!(
             r#"{{"TCP":{{"443":{{"HTTPS":true}}}},"Web":{{"{NAME}:443":{{"Handlers":{{"/":{{"Proxy":"http://127.0.0.1:3000"}}}}}}}},"AllowFunnel":{{"{NAME}:443":true}}}}"#
@@ -196,8 +243,29 @@ fn http() -> impl Strategy<Value = HttpOutcome> {
             .prop_map(|(status, ms)| HttpOutcome::Response { status, ms }),
         1 => tcp().prop_map(|tcp| HttpOutcome::Connect { tcp }),
         1 => (0u64..10_000).prop_map(|after_ms| HttpOutcome::NoResponse { after_ms }),
+        1 => Just(HttpOutcome::CertRejected { problem: CertProblem::UnknownIssuer, detail: "x".into() }),
         1 => Just(HttpOutcome::Failed { detail: "not HTTP".into() }),
     ]
+}
+
+/// The probes of one endpoint other than the primary.
+fn endpoint_steps() -> impl Strategy<Value = endpoints::Steps> {
+    (
+        step(tcp()),
+        step(tls()),
+        step(http()),
+        step(http()),
+        step(tcp()),
+    )
+        .prop_map(
+            |(listener, tls, request, backend, forward)| endpoints::Steps {
+                listener,
+                tls,
+                request,
+                backend,
+                forward,
+            },
+        )
 }
 
 fn cert_cmd() -> impl Strategy<Value = CertCommand> {
@@ -215,7 +283,8 @@ fn cert_cmd() -> impl Strategy<Value = CertCommand> {
 }
 
 prop_compose! {
-    fn evidence()(
+    /// Random evidence and the probes to give the endpoints other than the primary.
+    fn evidence_parts()(
         platform in select(vec![Platform::Linux, Platform::MacOs, Platform::Other]),
         found in any::<bool>(),
         api in any::<bool>(),
@@ -229,7 +298,8 @@ prop_compose! {
         backend in step(http()),
         via_serve in step(http()),
         cert_cmd in step(cert_cmd()),
-    ) -> Evidence {
+        others in proptest::collection::vec(endpoint_steps(), 8),
+    ) -> (Evidence, Vec<endpoints::Steps>) {
         let cli = if found {
             Ok(Located { path: "/usr/bin/tailscale".into(), source: CliSource::Path })
         } else {
@@ -251,15 +321,62 @@ prop_compose! {
         ev.backend = backend;
         ev.via_serve = via_serve;
         ev.cert_cmd = cert_cmd;
-        ev
+        (ev, others)
     }
+}
+
+/// Every endpoint but the primary gets probes of its own.
+fn with_endpoints(mut ev: Evidence, others: Vec<endpoints::Steps>) -> Evidence {
+    let p = plan(&ev);
+    for (ep, steps) in p.endpoints.iter().filter(|e| !e.primary).zip(others) {
+        ev.endpoint_steps.insert(ep.url.clone(), steps);
+    }
+    ev
+}
+
+/// Anything at all: most of it is far from green.
+fn evidence() -> impl Strategy<Value = Evidence> {
+    evidence_parts().prop_map(|(ev, others)| with_endpoints(ev, others))
+}
+
+/// Probes that all worked, for most endpoints; random ones for the rest.
+fn mostly_working() -> impl Strategy<Value = Vec<endpoints::Steps>> {
+    let working = endpoints::Steps {
+        listener: ok(TcpOutcome::Connected { ms: 1 }),
+        tls: ok(established()),
+        request: ok(HttpOutcome::Response { status: 200, ms: 1 }),
+        backend: ok(HttpOutcome::Response { status: 200, ms: 1 }),
+        forward: ok(TcpOutcome::Connected { ms: 1 }),
+    };
+    proptest::collection::vec(prop_oneof![6 => Just(working), 1 => endpoint_steps()], 8)
+}
+
+/// The main chain healthy over a config of many endpoints, most of them working: where a rule
+/// that forgets an endpoint would say green.
+fn main_chain_healthy() -> impl Strategy<Value = Evidence> {
+    (evidence_parts(), mostly_working()).prop_map(|((mut ev, _), others)| {
+        ev.cli = Ok(Located {
+            path: "/usr/bin/tailscale".into(),
+            source: CliSource::Path,
+        });
+        ev.inputs.connect = None;
+        ev.status = ok(Ok(healthy_status()));
+        let cfg = ServeConfig::from_json(multi_config("", "").as_bytes());
+        ev.serve = ok(Ok(cfg.expect("multi config parses")));
+        ev.tls = ok(established());
+        ev.backend = ok(HttpOutcome::Response { status: 200, ms: 1 });
+        ev.via_serve = ok(HttpOutcome::Response { status: 200, ms: 2 });
+        with_endpoints(ev, others)
+    })
 }
 
 proptest! {
     #![proptest_config(crate::tailscale::proptests::config())]
 
     #[test]
-    fn a_final_report_is_green_only_on_evidence_and_never_pending(ev in evidence()) {
+    fn a_final_report_is_green_only_on_evidence_and_never_pending(
+        ev in prop_oneof![evidence(), main_chain_healthy()]
+    ) {
         // Provisional reports must not panic either.
         let _ = assemble(&ev, None, "t".into(), 0, false);
         let d = assemble(&ev, None, "t".into(), 0, true);
@@ -275,6 +392,33 @@ proptest! {
         }
         for c in &d.checks {
             prop_assert_ne!(c.status, CheckStatus::Pending, "{:?} pending in a final report", c.id);
+        }
+        for r in &d.endpoints {
+            prop_assert_ne!(r.status, CheckStatus::Pending, "{} pending in a final report", r.url);
+            for l in &r.checks {
+                prop_assert_ne!(l.status, CheckStatus::Pending, "{} {} pending", r.url, l.name);
+            }
+        }
+        // Green: every endpoint of this node was proven the same way.
+        if d.health == Health::Green {
+            let p = plan(&ev);
+            let none = endpoints::Steps::default();
+            for ep in p.endpoints.iter().filter(|e| e.ours()) {
+                let own = ev.endpoint_steps.get(&ep.url).unwrap_or(&none);
+                let s = endpoints::steps(&ev, &p, ep, own);
+                if ep.tls {
+                    prop_assert!(
+                        matches!(s.tls, Step::Done { value: TlsOutcome::Established { .. }, .. }),
+                        "green without a handshake on {}: {:?}", ep.url, s.tls
+                    );
+                }
+                if ep.kind == endpoints::Kind::Web {
+                    prop_assert!(
+                        matches!(s.request, Step::Done { value: HttpOutcome::Response { status, .. }, .. } if *status < 500),
+                        "green without an answer through serve on {}: {:?}", ep.url, s.request
+                    );
+                }
+            }
         }
     }
 }
@@ -326,10 +470,6 @@ fn a_handshake_that_never_finished_is_not_verified_not_green() {
 /// the step stayed running, and the report was green without an answer from serve.
 #[test]
 fn a_request_through_serve_that_never_finished_is_not_green() {
-    let status = format!(
-        r#"{{"BackendState":"Running","TUN":true,"TailscaleIPs":["100.101.102.103"],
-            "Self":{{"DNSName":"{NAME}.","Online":true}},"CertDomains":["{NAME}"]}}"#
-    );
     let serve = format!(
         r#"{{"TCP":{{"443":{{"HTTPS":true}}}},"Web":{{"{NAME}:443":{{"Handlers":{{"/":{{"Proxy":"http://127.0.0.1:18080"}}}}}}}}}}"#
     );
@@ -338,34 +478,11 @@ fn a_request_through_serve_that_never_finished_is_not_green() {
             path: "/usr/bin/tailscale".into(),
             source: CliSource::Path,
         });
-        let st = crate::tailscale::Status::from_json(status.as_bytes());
-        ev.status = Step::Done {
-            value: Ok(st.expect("status parses")),
-            ms: 1,
-        };
+        ev.status = ok(Ok(healthy_status()));
         let cfg = ServeConfig::from_json(serve.as_bytes());
-        ev.serve = Step::Done {
-            value: Ok(cfg.expect("serve config parses")),
-            ms: 1,
-        };
-        ev.tls = Step::Done {
-            value: TlsOutcome::Established {
-                ms: 3,
-                version: "TLSv1.3".into(),
-                cert: CertInfo {
-                    subject: format!("CN={NAME}"),
-                    issuer: "CN=E6".into(),
-                    dns_names: vec![NAME.into()],
-                    not_before: now() - TimeDelta::days(1),
-                    not_after: now() + TimeDelta::days(60),
-                },
-            },
-            ms: 3,
-        };
-        ev.backend = Step::Done {
-            value: HttpOutcome::Response { status: 200, ms: 1 },
-            ms: 1,
-        };
+        ev.serve = ok(Ok(cfg.expect("serve config parses")));
+        ev.tls = ok(established());
+        ev.backend = ok(HttpOutcome::Response { status: 200, ms: 1 });
         ev.via_serve = Step::Running;
     });
     let d = assemble(&ev, None, "t".into(), 0, true);
@@ -378,6 +495,48 @@ fn a_request_through_serve_that_never_finished_is_not_green() {
         value: HttpOutcome::Response { status: 200, ms: 2 },
         ms: 2,
     };
+    assert_eq!(
+        assemble(&ev, None, "t".into(), 0, true).health,
+        Health::Green
+    );
+}
+
+/// Shrunk by the property over every endpoint: another HTTPS port whose request answered but
+/// whose own handshake never completed (cancelled) was "works", and the report green.
+#[test]
+fn an_endpoint_is_not_green_without_its_own_handshake() {
+    let serve = format!(
+        r#"{{"TCP":{{"443":{{"HTTPS":true}},"8443":{{"HTTPS":true}}}},
+            "Web":{{"{NAME}:443":{{"Handlers":{{"/":{{"Proxy":"http://127.0.0.1:3000"}}}}}},
+                   "{NAME}:8443":{{"Handlers":{{"/":{{"Proxy":"http://127.0.0.1:4000"}}}}}}}}}}"#
+    );
+    let mut ev = bare(|ev| {
+        ev.cli = Ok(Located {
+            path: "/usr/bin/tailscale".into(),
+            source: CliSource::Path,
+        });
+        ev.status = ok(Ok(healthy_status()));
+        let cfg = ServeConfig::from_json(serve.as_bytes());
+        ev.serve = ok(Ok(cfg.expect("serve config parses")));
+        ev.tls = ok(established());
+        ev.backend = ok(HttpOutcome::Response { status: 200, ms: 1 });
+        ev.via_serve = ok(HttpOutcome::Response { status: 200, ms: 2 });
+    });
+    let other = format!("https://{NAME}:8443/");
+    let mut steps = endpoints::Steps {
+        tls: Step::Cancelled,
+        request: ok(HttpOutcome::Response { status: 200, ms: 1 }),
+        backend: ok(HttpOutcome::Response { status: 200, ms: 1 }),
+        ..endpoints::Steps::default()
+    };
+    ev.endpoint_steps.insert(other.clone(), steps.clone());
+    let d = assemble(&ev, None, "t".into(), 0, true);
+    assert_ne!(d.health, Health::Green, "{:?}", d.cause);
+    let r = d.endpoints.iter().find(|r| r.url == other);
+    assert_ne!(r.map(|r| r.status), Some(CheckStatus::Pass));
+    // With the handshake seen, it works and the report is green.
+    steps.tls = ok(established());
+    ev.endpoint_steps.insert(other, steps);
     assert_eq!(
         assemble(&ev, None, "t".into(), 0, true).health,
         Health::Green
