@@ -355,19 +355,25 @@ fn mostly_working() -> impl Strategy<Value = Vec<endpoints::Steps>> {
 /// that forgets an endpoint would say green.
 fn main_chain_healthy() -> impl Strategy<Value = Evidence> {
     (evidence_parts(), mostly_working()).prop_map(|((mut ev, _), others)| {
-        ev.cli = Ok(Located {
-            path: "/usr/bin/tailscale".into(),
-            source: CliSource::Path,
-        });
         ev.inputs.connect = None;
-        ev.status = ok(Ok(healthy_status()));
-        let cfg = ServeConfig::from_json(multi_config("", "").as_bytes());
-        ev.serve = ok(Ok(cfg.expect("multi config parses")));
-        ev.tls = ok(established());
-        ev.backend = ok(HttpOutcome::Response { status: 200, ms: 1 });
-        ev.via_serve = ok(HttpOutcome::Response { status: 200, ms: 2 });
+        make_healthy(&mut ev, &multi_config("", ""));
         with_endpoints(ev, others)
     })
+}
+
+/// The main chain of `ev` healthy (CLI found, status, handshake, backend and request through
+/// serve), with `serve` as the serve config.
+fn make_healthy(ev: &mut Evidence, serve: &str) {
+    ev.cli = Ok(Located {
+        path: "/usr/bin/tailscale".into(),
+        source: CliSource::Path,
+    });
+    ev.status = ok(Ok(healthy_status()));
+    let cfg = ServeConfig::from_json(serve.as_bytes());
+    ev.serve = ok(Ok(cfg.expect("serve config parses")));
+    ev.tls = ok(established());
+    ev.backend = ok(HttpOutcome::Response { status: 200, ms: 1 });
+    ev.via_serve = ok(HttpOutcome::Response { status: 200, ms: 2 });
 }
 
 proptest! {
@@ -474,15 +480,7 @@ fn a_request_through_serve_that_never_finished_is_not_green() {
         r#"{{"TCP":{{"443":{{"HTTPS":true}}}},"Web":{{"{NAME}:443":{{"Handlers":{{"/":{{"Proxy":"http://127.0.0.1:18080"}}}}}}}}}}"#
     );
     let ev = bare(|ev| {
-        ev.cli = Ok(Located {
-            path: "/usr/bin/tailscale".into(),
-            source: CliSource::Path,
-        });
-        ev.status = ok(Ok(healthy_status()));
-        let cfg = ServeConfig::from_json(serve.as_bytes());
-        ev.serve = ok(Ok(cfg.expect("serve config parses")));
-        ev.tls = ok(established());
-        ev.backend = ok(HttpOutcome::Response { status: 200, ms: 1 });
+        make_healthy(ev, &serve);
         ev.via_serve = Step::Running;
     });
     let d = assemble(&ev, None, "t".into(), 0, true);
@@ -510,18 +508,7 @@ fn an_endpoint_is_not_green_without_its_own_handshake() {
             "Web":{{"{NAME}:443":{{"Handlers":{{"/":{{"Proxy":"http://127.0.0.1:3000"}}}}}},
                    "{NAME}:8443":{{"Handlers":{{"/":{{"Proxy":"http://127.0.0.1:4000"}}}}}}}}}}"#
     );
-    let mut ev = bare(|ev| {
-        ev.cli = Ok(Located {
-            path: "/usr/bin/tailscale".into(),
-            source: CliSource::Path,
-        });
-        ev.status = ok(Ok(healthy_status()));
-        let cfg = ServeConfig::from_json(serve.as_bytes());
-        ev.serve = ok(Ok(cfg.expect("serve config parses")));
-        ev.tls = ok(established());
-        ev.backend = ok(HttpOutcome::Response { status: 200, ms: 1 });
-        ev.via_serve = ok(HttpOutcome::Response { status: 200, ms: 2 });
-    });
+    let mut ev = bare(|ev| make_healthy(ev, &serve));
     let other = format!("https://{NAME}:8443/");
     let mut steps = endpoints::Steps {
         tls: Step::Cancelled,
