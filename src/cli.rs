@@ -114,10 +114,10 @@ pub fn targets(args: &TargetsArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The config file read once, its problem (if any) warned about, the flags resolved over it.
+/// The config file read once, each of its problems warned about, the flags resolved over it.
 pub fn settings(overrides: &Overrides) -> Settings {
     let loaded = config::load();
-    if let Some(p) = &loaded.problem {
+    for p in &loaded.problems {
         eprintln!("serve-doctor: warning: {p}");
     }
     settings::resolve(overrides, &loaded.config)
@@ -125,7 +125,7 @@ pub fn settings(overrides: &Overrides) -> Settings {
 
 pub fn diagnose(overrides: &Overrides, args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
     let loaded = config::load();
-    if let Some(p) = &loaded.problem {
+    for p in &loaded.problems {
         eprintln!("serve-doctor: warning: {p}");
     }
     let mut opts = serve_doctor::settings::resolve(overrides, &loaded.config).engine;

@@ -249,7 +249,8 @@ impl Engine {
 
         let mut stopped_early = self.certain(&ev);
         while !stopped_early && let Some(joined) = tasks.join_next().await {
-            // A panicking probe is a bug; the step stays Running and is reported as cancelled.
+            // A panicking probe is a bug; the step stays Running, which the final report shows as
+            // that check's error (and never as green).
             let Ok(done) = joined else { continue };
             match done {
                 Done::Status(r, ms) => ev.status = Step::Done { value: *r, ms },

@@ -18,7 +18,7 @@ use crate::probe::Via;
 pub struct Overrides {
     /// Backend port serve should proxy to [default: config file, else the serve config's `/`
     /// target, else 18080]
-    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, global = true, value_name = "N", value_parser = parse_port)]
     pub port: Option<u16>,
     /// The tailscale CLI to use (skips the search)
     #[arg(long, global = true, value_name = "PATH")]
@@ -41,7 +41,7 @@ pub struct Overrides {
     #[arg(long, global = true, value_name = "SECS", value_parser = parse_secs)]
     pub timeout: Option<Duration>,
     /// Menu-bar app: seconds between background checks [default: config file, else 30]
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    #[arg(long, value_name = "SECS", value_parser = parse_interval)]
     pub interval: Option<u64>,
     /// Menu-bar app: also log to stderr
     #[arg(long, short)]
@@ -101,9 +101,22 @@ pub fn parse_host_port(s: &str) -> Result<String, String> {
     if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!("{s:?} has no usable host"));
     }
-    match port.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(s.to_string()),
-        _ => Err(format!("{port:?} is not a port (1-65535)")),
+    parse_port(port).map(|_| s.to_string())
+}
+
+/// `--port` (and the port of `--connect`): 1–65535.
+pub fn parse_port(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(format!("{s:?} is not a port (1-65535)")),
+    }
+}
+
+/// `--interval`: whole seconds in 1..=86400 (a day).
+pub fn parse_interval(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(v) if (1..=86400).contains(&v) => Ok(v),
+        _ => Err(format!("{s} is not a whole number of seconds in 1..=86400")),
     }
 }
 

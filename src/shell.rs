@@ -18,9 +18,27 @@ pub fn word(s: &str) -> String {
         .unwrap_or_else(|_| s.to_string())
 }
 
+/// The argv a real `sh` makes of `command` (with every expansion it would do), for tests that
+/// prove a printed command means what it says. A command whose quoting is wrong shows up here as
+/// an extra word, a missing one, or the output of a `$(…)`.
+#[cfg(test)]
+pub fn argv_by_sh(command: &str) -> Vec<String> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("set -- {command}\nprintf '%s\\0' \"$@\""))
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("sh runs");
+    assert!(out.status.success(), "sh rejected {command:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .split_terminator('\0')
+        .map(str::to_string)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::word;
+    use super::{argv_by_sh, word};
 
     #[test]
     fn plain_words_stay_and_the_rest_is_one_word() {
@@ -36,6 +54,7 @@ mod tests {
         ] {
             let w = word(hostile);
             assert_eq!(shlex::split(&w).unwrap(), vec![hostile.to_string()], "{w}");
+            assert_eq!(argv_by_sh(&format!("x {w}")), ["x", hostile], "{w}");
         }
     }
 }

@@ -119,7 +119,7 @@ pub fn add(loaded: &Loaded, entry: TargetEntry) -> Result<Target, String> {
         return Err(format!(
             "{} cannot be read, so it is not rewritten: fix it first ({})",
             loaded.path.display(),
-            loaded.problem.as_deref().unwrap_or("")
+            loaded.problem().unwrap_or_default()
         ));
     }
     let mut c = loaded.config.clone();

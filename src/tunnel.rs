@@ -6,8 +6,6 @@
 //! We never run this command through a shell ourselves; it is shown and copied for the user to
 //! paste into theirs, which is exactly why the quoting must be right.
 
-use std::borrow::Cow;
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TunnelError {
     #[error("SSH {what} is empty")]
@@ -61,8 +59,7 @@ pub fn command(
     }
     let target = format!("{user}@{host}");
     let forward = format!("{local_port}:{backend}");
-    // try_quote only fails on NUL, which `check` has already refused.
-    let q = |s: &str| shlex::try_quote(s).map(Cow::into_owned).unwrap_or_default();
+    let q = crate::shell::word;
     Ok(format!("ssh -N -L {} {}", q(&forward), q(&target)))
 }
 

@@ -621,10 +621,13 @@ fn verdict(ep: &Endpoint, lines: &[Line], blocked: Option<&str>) -> (CheckStatus
     if lines.iter().any(|l| l.status == CheckStatus::Pending) {
         return (CheckStatus::Pending, "being checked…".into());
     }
-    // Green needs evidence: the request through serve answered (web), or serve's port and the
-    // forward's target both accepted (TCP) — or serve's handshake completed (TLS forward).
+    // Green needs evidence: the handshake completed and the request through serve answered
+    // (web; a request alone over a handshake we did not see proves nothing about the
+    // certificate), or serve's port and the forward's target both accepted (TCP) — or serve's
+    // handshake completed (TLS forward).
     let needed: &[&str] = match (ep.kind, ep.tls) {
-        (Kind::Web, _) => &["request"],
+        (Kind::Web, true) => &["tls_handshake", "request"],
+        (Kind::Web, false) => &["request"],
         (Kind::Tcp, true) => &["tls_handshake", "backend"],
         _ => &["listener", "backend"],
     };

@@ -44,34 +44,9 @@ pub fn assemble(
             .filter(|s| s.backend_state.is_known())
             .map(|s| s.backend_state.to_string()),
     };
-    let mut checks = checks::checks(ev, &p);
-    let mut endpoints = endpoints::reports(ev, &p);
+    let (mut checks, mut endpoints) = (checks::checks(ev, &p), endpoints::reports(ev, &p));
     if complete {
-        // A final report has no "pending": a step that never reported back (its probe
-        // panicked) is an error, not a pass and not a wait.
-        for c in checks
-            .iter_mut()
-            .filter(|c| c.status == CheckStatus::Pending)
-        {
-            c.status = CheckStatus::Error;
-            c.detail = format!(
-                "did not finish (the probe stopped unexpectedly): {}",
-                c.detail
-            );
-        }
-        for e in &mut endpoints {
-            if e.status == CheckStatus::Pending {
-                e.status = CheckStatus::Error;
-                e.summary = "a probe did not finish (it stopped unexpectedly)".into();
-            }
-            for l in e
-                .checks
-                .iter_mut()
-                .filter(|l| l.status == CheckStatus::Pending)
-            {
-                l.status = CheckStatus::Error;
-            }
-        }
+        settle(&mut checks, &mut endpoints);
     }
     Diagnosis {
         health: cause.health(),
@@ -91,6 +66,42 @@ pub fn assemble(
     }
 }
 
+/// In the final report a step still running never finished (its probe panicked or was lost):
+/// that is an error of the check, not a wait.
+fn settle(checks: &mut [Check], endpoints: &mut [endpoints::Report]) {
+    let unfinished = |detail: &str| {
+        format!(
+            "did not finish ({}): an internal error",
+            detail.trim_end_matches('…')
+        )
+    };
+    for c in checks
+        .iter_mut()
+        .filter(|c| c.status == CheckStatus::Pending)
+    {
+        c.status = CheckStatus::Error;
+        c.detail = unfinished(&c.detail);
+    }
+    for r in endpoints.iter_mut() {
+        for l in r
+            .checks
+            .iter_mut()
+            .filter(|l| l.status == CheckStatus::Pending)
+        {
+            l.status = CheckStatus::Error;
+            l.detail = unfinished(&l.detail);
+        }
+        if r.status == CheckStatus::Pending {
+            r.status = CheckStatus::Error;
+            r.summary = unfinished(&r.summary);
+        }
+    }
+}
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod shell_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

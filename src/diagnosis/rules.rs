@@ -308,11 +308,15 @@ pub fn decide(ev: &Evidence, p: &ProbePlan) -> Option<Cause> {
     None
 }
 
-/// The cause once every step has finished or been cancelled (never `None`).
+/// The cause once every step has finished or been cancelled (never `None`). A step still out
+/// now will never answer (its probe panicked): "not known" is then no evidence, so it can make
+/// the verdict "not verified", never healthy.
 pub fn final_cause(ev: &Evidence, p: &ProbePlan) -> Cause {
     for &c in Cause::ALL {
-        if applies(c, ev, p) == Tri::Yes {
-            return c;
+        match applies(c, ev, p) {
+            Tri::Yes => return c,
+            Tri::Unknown if c == Cause::NotVerified => return c,
+            _ => {}
         }
     }
     // Nothing certain, not even healthy (a probe that never reported back, e.g. one that

@@ -248,7 +248,8 @@ async fn roll_back(
     got: Option<Value>,
     backup: &std::path::Path,
 ) -> String {
-    let shown = backup.display().to_string();
+    // Pasted into a shell: the data dir may hold a space ("Application Support" on macOS).
+    let shown = crate::shell::word(&backup.display().to_string());
     let (writes, want) = plan::put_back(route.kind(), snap, &shown);
     let same = |v: &Value| {
         let mut v = v.clone();

@@ -67,9 +67,10 @@ pub fn scan(text: &str, timed_out: bool) -> Vec<Finding> {
         let l = line.to_ascii_lowercase();
         if l.contains("is not enabled on your tailnet") {
             let hint = match &url {
-                Some(u) => {
-                    format!("open {u} (serve-doctor fix open-admin {u}), then run the fix again")
-                }
+                Some(u) => format!(
+                    "open {u} (serve-doctor fix open-admin {}), then run the fix again",
+                    crate::shell::word(u)
+                ),
                 None => "enable it in the admin console, then run the fix again".to_string(),
             };
             push(FindingKind::NotEnabled, line, Some(&hint));
@@ -139,6 +140,22 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, FindingKind::NotEnabled);
         assert!(f[0].hint.as_deref().unwrap().contains("/f/serve?node=nT1"));
+    }
+
+    #[test]
+    fn the_open_admin_hint_is_one_shell_word_whatever_the_url_holds() {
+        let url = "https://login.tailscale.com/f/serve?node=n$(id)`id`;a&b|c";
+        let text = format!("Serve is not enabled on your tailnet.\nTo enable, visit:\n\n  {url}\n");
+        let f = scan(&text, false);
+        let hint = f[0].hint.as_deref().unwrap();
+        let cmd = hint
+            .strip_prefix(&format!("open {url} ("))
+            .and_then(|h| h.strip_suffix("), then run the fix again"))
+            .unwrap_or_else(|| panic!("{hint}"));
+        assert_eq!(
+            crate::shell::argv_by_sh(cmd),
+            ["serve-doctor", "fix", "open-admin", url]
+        );
     }
 
     #[test]

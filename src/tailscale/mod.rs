@@ -277,6 +277,9 @@ pub(crate) fn expect_object(bytes: &[u8], null_ok: bool) -> Result<(), serde_jso
 }
 
 #[cfg(test)]
+pub(crate) mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -81,7 +81,7 @@ pub fn run(overrides: Overrides) -> anyhow::Result<ExitCode> {
     );
 
     let loaded = config::load();
-    match &loaded.problem {
+    match loaded.problem() {
         Some(p) => log::warn!("{p}"),
         None => match config::ensure_exists(&loaded) {
             Ok(true) => log::info!("created {} with the defaults", loaded.path.display()),

@@ -342,11 +342,11 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
         }
         self.mtime = m;
         let fresh = config::load_from(&self.loaded.path);
-        match &fresh.problem {
+        match fresh.problem() {
             Some(p) => log::warn!("{p}"),
             None => log::info!("config file changed: reloaded"),
         }
-        self.loaded.problem = fresh.problem;
+        self.loaded.problems = fresh.problems;
         let c = fresh.config;
         self.apply_config(c);
     }
@@ -390,7 +390,7 @@ pub fn settings_view(loaded: &Loaded, overrides: &Overrides) -> SettingsView {
         icon_style: c.icon_style,
         template_supported: crate::platform::TEMPLATE_ICONS,
         config_path: loaded.path.clone(),
-        problem: loaded.problem.clone(),
+        problem: loaded.problem(),
     }
 }
 
@@ -517,6 +517,21 @@ mod tests {
         m.command(MonitorCmd::SetNotifications(true));
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "{ broken");
         assert!(sink_has_message(&_sink, "Config file is broken"));
+    }
+
+    #[tokio::test]
+    async fn a_file_with_one_bad_value_is_used_but_never_saved_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.json");
+        let text = r#"{"backend_port": 0, "poll_interval_secs": 90, "notifications": false}"#;
+        std::fs::write(&p, text).unwrap();
+        let (mut m, sink, _) = setup(vec![], dir.path());
+        assert!(m.settings().problem.unwrap().contains("backend_port = 0"));
+        assert!(!m.settings().notifications, "the good fields are used");
+        m.command(MonitorCmd::SetNotifications(true));
+        m.command(MonitorCmd::SetPort(Some(3000)));
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), text);
+        assert!(sink_has_message(&sink, "Config file is broken"));
     }
 
     fn sink_has_message(s: &Sink, needle: &str) -> bool {

@@ -5,6 +5,7 @@ mod support;
 mod diagnose;
 mod endpoints;
 mod fix;
+mod hostile;
 mod localapi;
 mod packaging;
 mod probe;

@@ -94,7 +94,7 @@ pub fn plan(
         );
     }
     p.next = Next::Write(Change {
-        writes: cli_replace(&v, &shown),
+        writes: cli_replace(&v, &crate::shell::word(&shown)),
         expect: Expect::Exact(v),
         done: if empty {
             "the backup is restored: the node has no serve config again, as before".into()
@@ -184,6 +184,37 @@ mod tests {
         };
         assert!(v["Web"].get("new.t.ts.net:443").is_some() && v.get("Foreground").is_none());
         assert_eq!(c.writes[0], Write::cli(&["serve", "reset"]));
+    }
+
+    /// The printed `set-raw < BACKUP` reads that very file in a real shell, wherever it is.
+    #[test]
+    fn the_backup_path_in_the_printed_command_is_one_shell_word() {
+        use crate::tailscale::route::{CliRoute, Route};
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir
+            .path()
+            .join("Application Support/it's $(echo INJECTED) `x` ü");
+        std::fs::create_dir_all(&sub).unwrap();
+        let path = sub.join("b.json");
+        let text = r#"{"TCP":{"443":{"HTTPS":true}},"Web":{"new.t.ts.net:443":{"Handlers":{"/":{"Proxy":"http://127.0.0.1:3000"}}}}}"#;
+        std::fs::write(&path, text).unwrap();
+        let b = Chosen {
+            path,
+            text: Ok(text.into()),
+        };
+        let p = plan(&snap(), Some(&b), Path::new("/b"), false);
+        let Next::Write(c) = &p.next else {
+            panic!("{:?}", p.next)
+        };
+        let cli = dir.path().join("My CLI/tailscale");
+        let route = CliRoute::new(&cli, "", std::time::Duration::from_secs(1));
+        let shown = route.show(&c.writes[1]);
+        let cli = cli.to_string_lossy();
+        assert_eq!(
+            crate::shell::argv_by_sh(&shown),
+            [cli.as_ref(), "serve", "set-raw"],
+            "{shown}"
+        );
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub fn status(input: &Input<'_>) -> Vec<Node> {
     if let Some(p) = &settings.problem {
         items.push(Node::act(
             "status.config",
-            clip(&format!("⚠ Config file unusable, using defaults: {p}")),
+            clip(&format!("⚠ Config file has problems: {p}")),
             MonitorCmd::OpenConfig,
         ));
     }

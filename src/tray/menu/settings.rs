@@ -248,7 +248,7 @@ mod tests {
             ..SettingsView::default()
         };
         let m = build(input(&v, &[], &s));
-        assert!(labels(&m)[2].starts_with("⚠ Config file unusable"));
+        assert!(labels(&m)[2].starts_with("⚠ Config file has problems"));
         assert_eq!(
             m.action("status.config"),
             Some(&MenuAction::Monitor(MonitorCmd::OpenConfig))
