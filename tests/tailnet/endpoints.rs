@@ -171,3 +171,130 @@ fn https_backend_without_an_ip_san_gets_502_from_serve_and_the_insecure_fix_work
     );
     b.expect_cause(ROUTES, &[], "healthy", 0);
 }
+
+/// The relay: a listener in this (the test's) network namespace that pumps each connection to
+/// `to` inside the bench's namespace through a `python3` started there per connection — this
+/// machine's view of the node's listener, from outside tailscaled's namespace.
+const RELAY: &str = r#"
+import socket, subprocess, sys, threading
+ns, host, port = sys.argv[1], sys.argv[2], sys.argv[3]
+pump = f"""
+import socket, sys, threading
+s = socket.create_connection(({host!r}, {port}))
+def up():
+    while True:
+        d = sys.stdin.buffer.read1(65536)
+        if not d:
+            s.shutdown(socket.SHUT_WR)
+            return
+        s.sendall(d)
+threading.Thread(target=up, daemon=True).start()
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    sys.stdout.buffer.write(d)
+    sys.stdout.buffer.flush()
+"""
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen()
+print(l.getsockname()[1], flush=True)
+def handle(c):
+    p = subprocess.Popen(["ip", "netns", "exec", ns, "python3", "-c", pump],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    def up():
+        while True:
+            d = c.recv(65536)
+            if not d:
+                p.stdin.close()
+                return
+            p.stdin.write(d)
+            p.stdin.flush()
+    threading.Thread(target=up, daemon=True).start()
+    while True:
+        d = p.stdout.read1(65536)
+        if not d:
+            break
+        c.sendall(d)
+    c.close()
+    p.kill()
+while True:
+    c, _ = l.accept()
+    threading.Thread(target=handle, args=(c,), daemon=True).start()
+"#;
+
+/// The running relay; dropping it stops it.
+struct Relay(Child, u16);
+
+impl Relay {
+    fn start(b: &Bench, host: &str, port: u16) -> Relay {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", RELAY, b.ns(), host, &port.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().unwrap();
+        Relay(child, port)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_answers_502_for_a_backend_only_this_machine_reaches() {
+    let Some(b) = bench() else { return };
+    // The app runs in this machine's namespace on 127.0.0.1; tailscaled lives in another one,
+    // where that address has nothing: the classic "tailscaled in a container" split.
+    let app = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let app_port = app.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in app.incoming().flatten() {
+            use std::io::{Read, Write};
+            let mut s = s;
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    b.ts_ok(SERVER, &["serve", "reset"]);
+    b.ts_ok(
+        SERVER,
+        &["serve", "--bg", &format!("http://127.0.0.1:{app_port}")],
+    );
+    let relay = Relay::start(&b, "100.64.0.1", 443);
+    let out = std::process::Command::new("timeout")
+        .arg("60")
+        .arg(env!("CARGO_BIN_EXE_serve-doctor"))
+        .args(["diagnose", "--json", "--socket"])
+        .arg(b.socket(SERVER))
+        .arg("--ca-file")
+        .arg(b.pebble_root())
+        .args(["--connect", &format!("127.0.0.1:{}", relay.1), "--full"])
+        .env("HOME", b.node_dir(SERVER).join("home-outside"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(v["cause"], "serve_proxy_failing", "{}", brief(&v));
+    assert_eq!(crate::harness::check(&v, "backend")["status"], "pass");
+    assert!(
+        v["summary"]
+            .as_str()
+            .unwrap()
+            .contains("another network namespace"),
+        "{}",
+        brief(&v)
+    );
+}
