@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use serve_doctor::config;
+use serve_doctor::diagnosis::Health;
 use serve_doctor::exit::Exit;
 use serve_doctor::report;
 use serve_doctor::settings::{self, Overrides, Settings};
@@ -20,16 +21,26 @@ pub enum Format {
     Text,
     Json,
     Markdown,
+    /// The monitoring-plugin line with performance data, checks as long output.
+    Nagios,
+    /// The Prometheus text exposition (node_exporter's textfile collector).
+    Prometheus,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct DiagnoseArgs {
-    /// Print one JSON object instead of text
-    #[arg(long, conflicts_with = "markdown")]
+    /// Print one JSON object instead of text (same as --format json)
+    #[arg(long, conflicts_with_all = ["markdown", "format"])]
     pub json: bool,
-    /// Print a Markdown report to paste into an issue
-    #[arg(long)]
+    /// Print a Markdown report to paste into an issue (same as --format markdown)
+    #[arg(long, conflicts_with = "format")]
     pub markdown: bool,
+    /// Output format
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// Write the report to FILE atomically (temp file + rename) instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
     /// Wait for every probe even when the verdict is already certain
     #[arg(long)]
     pub full: bool,
@@ -158,7 +169,15 @@ pub fn diagnose(overrides: &Overrides, args: &DiagnoseArgs) -> anyhow::Result<Ex
     // Drop the runtime before printing so that every cancelled probe (and its process group)
     // is gone by the time a caller reads our output.
     drop(rt);
-    if !args.all {
+    let format = match (args.json, args.markdown, args.format) {
+        (true, _, _) => Format::Json,
+        (_, true, _) => Format::Markdown,
+        (_, _, f) => f.unwrap_or_default(),
+    };
+    let (out, health) = if args.all {
+        let worst = targets::worst(&reports);
+        (render_all(&reports, worst, format), worst)
+    } else {
         let r = &reports[0];
         let Some(d) = &r.diagnosis else {
             eprintln!(
@@ -167,22 +186,42 @@ pub fn diagnose(overrides: &Overrides, args: &DiagnoseArgs) -> anyhow::Result<Ex
             );
             return Ok(Exit::Usage.into());
         };
-        let out = if args.json {
-            report::json(d) + "\n"
-        } else if args.markdown {
-            report::markdown(d)
-        } else {
-            report::text(d)
-        };
-        print!("{out}");
-        return Ok(Exit::health(d.health).into());
-    }
-    let worst = targets::worst(&reports);
-    let out = if args.json {
-        report::json_targets(&reports, worst) + "\n"
-    } else {
-        report::targets_text(&reports, worst, args.markdown)
+        (render_one(&r.target.name, d, format), d.health)
     };
-    print!("{out}");
-    Ok(Exit::health(worst).into())
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = report::prometheus::write_atomically(path, &out) {
+                eprintln!("serve-doctor: cannot write {}: {e}", path.display());
+                return Ok(Exit::Usage.into());
+            }
+        }
+        None => print!("{out}"),
+    }
+    Ok(Exit::health(health).into())
+}
+
+fn render_one(name: &str, d: &serve_doctor::diagnosis::Diagnosis, format: Format) -> String {
+    match format {
+        Format::Json => report::json(d) + "\n",
+        Format::Markdown => report::markdown(d),
+        Format::Text => report::text(d),
+        Format::Nagios => report::nagios::render(d),
+        Format::Prometheus => report::prometheus::render(&[(name.to_string(), d)]),
+    }
+}
+
+fn render_all(reports: &[targets::TargetReport], worst: Health, format: Format) -> String {
+    match format {
+        Format::Json => report::json_targets(reports, worst) + "\n",
+        Format::Text => report::targets_text(reports, worst, false),
+        Format::Markdown => report::targets_text(reports, worst, true),
+        Format::Nagios => report::nagios::render_targets(reports, worst),
+        Format::Prometheus => {
+            let ds: Vec<(String, &serve_doctor::diagnosis::Diagnosis)> = reports
+                .iter()
+                .filter_map(|r| Some((r.target.name.clone(), r.diagnosis.as_ref()?)))
+                .collect();
+            report::prometheus::render(&ds)
+        }
+    }
 }

@@ -48,7 +48,17 @@ pub fn assemble(
     if complete {
         settle(&mut checks, &mut endpoints);
     }
+    let certificate = match ev.tls.value() {
+        Some(crate::probe::TlsOutcome::Established { cert, .. }) => Some(CertificateInfo {
+            issuer: cert.issuer.clone(),
+            not_after: cert.not_after,
+            days_left: (cert.not_after - ev.now).num_days(),
+        }),
+        _ => None,
+    };
     Diagnosis {
+        schema: REPORT_SCHEMA,
+        certificate,
         health: cause.health(),
         cause,
         summary: advice::summary(cause, ev, &p),
@@ -103,6 +113,6 @@ mod proptests;
 #[cfg(test)]
 mod shell_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 #[cfg(test)]
 mod tests_daemon;

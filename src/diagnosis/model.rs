@@ -258,6 +258,19 @@ pub struct NodeInfo {
     pub backend_state: Option<String>,
 }
 
+/// The certificate the main handshake was given, when it completed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertificateInfo {
+    pub issuer: String,
+    pub not_after: chrono::DateTime<chrono::Utc>,
+    /// Whole days left at the time of the diagnosis (negative once expired).
+    pub days_left: i64,
+}
+
+/// The version of the JSON report's shape (docs/report.schema.json describes it). Raised when a
+/// field changes meaning or goes away; adding a field does not raise it.
+pub const REPORT_SCHEMA: u32 = 1;
+
 /// Where the backend port came from, so the output can say it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -282,11 +295,16 @@ impl PortSource {
 /// The result of one run of the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnosis {
+    /// [`REPORT_SCHEMA`].
+    pub schema: u32,
     pub health: Health,
     pub cause: Cause,
     /// The root cause in one plain sentence.
     pub summary: String,
     pub node: NodeInfo,
+    /// The main endpoint's certificate, when its handshake completed (`null` otherwise: never
+    /// guessed).
+    pub certificate: Option<CertificateInfo>,
     /// `https://<dns name>[:port]/` when known.
     pub url: Option<String>,
     pub backend_port: u16,

@@ -618,3 +618,8 @@ fn a_probe_that_never_reported_back_is_an_error_and_never_green() {
     assert_eq!(c.status, CheckStatus::Error, "{c:?}");
     assert!(d.checks.iter().all(|c| c.status != CheckStatus::Pending));
 }
+
+/// A finished healthy diagnosis, for the renderings' tests.
+pub(crate) fn healthy_diagnosis() -> Diagnosis {
+    assemble(&healthy(), None, "test".into(), 12, true)
+}

@@ -27,7 +27,7 @@ use anyhow::anyhow;
 pub use login_item::{LoginItem, LoginItemState};
 pub use unix::{
     create_new_private_file, create_private_dir, is_executable, is_socket, kill_process_group,
-    lead_new_process_group, quit_signal, uid,
+    lead_new_process_group, make_world_readable, quit_signal, uid,
 };
 
 /// Which operating system this build is for, as data: for text that names the system's own

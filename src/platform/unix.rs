@@ -28,7 +28,7 @@ pub fn create_new_private_file(path: &Path) -> io::Result<File> {
 }
 
 /// Makes `path` readable by everyone (0644), as desktop entries and LaunchAgents normally are.
-pub(crate) fn make_world_readable(path: &Path) -> io::Result<()> {
+pub fn make_world_readable(path: &Path) -> io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
 }
 

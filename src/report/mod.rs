@@ -1,6 +1,9 @@
 //! Renderings of a [`Diagnosis`]: a terminal report, one JSON object, and Markdown that can be
 //! pasted into an issue. Rendering only: nothing here decides anything.
 
+pub mod nagios;
+pub mod prometheus;
+
 use std::fmt::Write;
 
 use crate::diagnosis::{CheckStatus, Diagnosis, Health};

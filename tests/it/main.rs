@@ -7,6 +7,7 @@ mod endpoints;
 mod fix;
 mod hostile;
 mod localapi;
+mod monitoring;
 mod packaging;
 mod probe;
 mod readme;

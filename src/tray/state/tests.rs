@@ -26,6 +26,8 @@ pub(crate) fn diag(cause: Cause) -> Diagnosis {
         backend_port: 18080,
         backend_port_source: PortSource::ServeConfig,
         endpoints: vec![],
+        schema: crate::diagnosis::REPORT_SCHEMA,
+        certificate: None,
         checks: vec![
             Check {
                 id: CheckId::TailscaleCli,
