@@ -9,10 +9,11 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use serve_doctor::config;
-use serve_doctor::engine::Engine;
+use serve_doctor::engine::{Engine, EngineError};
 use serve_doctor::exit::Exit;
 use serve_doctor::report;
 use serve_doctor::settings::{self, Overrides, Settings};
+use serve_doctor::tailscale::ssh::SshTarget;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Format {
@@ -36,6 +37,10 @@ pub struct DiagnoseArgs {
     /// Also run `tailscale cert` (bounded by --timeout, in a throw-away directory)
     #[arg(long)]
     pub deep: bool,
+    /// Diagnose a remote node over one SSH connection (`--tailscale` is then the node's CLI;
+    /// extra ssh options: SERVE_DOCTOR_SSH_OPTS="-o KEY=VALUE …")
+    #[arg(long, value_name = "[USER@]HOST[:PORT]", allow_hyphen_values = true)]
+    pub ssh: Option<String>,
 }
 
 /// The config file read once, its problem (if any) warned about, the flags resolved over it.
@@ -51,8 +56,12 @@ pub fn diagnose(overrides: &Overrides, args: &DiagnoseArgs) -> anyhow::Result<Ex
     let mut opts = settings(overrides).engine;
     opts.full = args.full;
     opts.deep = args.deep;
-    let engine = match Engine::new(opts) {
-        Ok(e) => e,
+    let started = args.ssh.as_deref().map(SshTarget::new).transpose();
+    let started = started
+        .map_err(EngineError::from)
+        .and_then(|ssh| Ok((Engine::new(opts)?, ssh)));
+    let (engine, ssh) = match started {
+        Ok(ready) => ready,
         Err(e) => {
             eprintln!("serve-doctor: {e}");
             return Ok(Exit::Usage.into());
@@ -62,7 +71,10 @@ pub fn diagnose(overrides: &Overrides, args: &DiagnoseArgs) -> anyhow::Result<Ex
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let d = rt.block_on(engine.diagnose(|_| {}));
+    let d = match &ssh {
+        Some(target) => rt.block_on(engine.diagnose_ssh(target, |_| {})),
+        None => rt.block_on(engine.diagnose(|_| {})),
+    };
     // Drop the runtime before printing so that every cancelled probe (and its process group)
     // is gone by the time a caller reads our output.
     drop(rt);
