@@ -10,3 +10,4 @@ mod packaging;
 mod probe;
 mod readme;
 mod route;
+mod ssh;
