@@ -397,7 +397,7 @@ impl Route for AnyRoute {
         match self {
             AnyRoute::Cli(r) => r.kind(),
             AnyRoute::Api(r) => r.kind(),
-            AnyRoute::Ssh(r) => r.kind(),
+            AnyRoute::Ssh(r) => r.cli.kind(),
         }
     }
 
@@ -405,7 +405,7 @@ impl Route for AnyRoute {
         match self {
             AnyRoute::Cli(r) => r.describe(),
             AnyRoute::Api(r) => r.describe(),
-            AnyRoute::Ssh(r) => r.describe(),
+            AnyRoute::Ssh(r) => r.cli.describe(),
         }
     }
 
@@ -413,7 +413,7 @@ impl Route for AnyRoute {
         match self {
             AnyRoute::Cli(r) => r.status().await,
             AnyRoute::Api(r) => r.status().await,
-            AnyRoute::Ssh(r) => r.status().await,
+            AnyRoute::Ssh(r) => r.cli.status().await,
         }
     }
 
@@ -421,7 +421,7 @@ impl Route for AnyRoute {
         match self {
             AnyRoute::Cli(r) => r.serve_config().await,
             AnyRoute::Api(r) => r.serve_config().await,
-            AnyRoute::Ssh(r) => r.serve_config().await,
+            AnyRoute::Ssh(r) => r.cli.serve_config().await,
         }
     }
 
@@ -429,7 +429,7 @@ impl Route for AnyRoute {
         match self {
             AnyRoute::Cli(r) => r.show(w),
             AnyRoute::Api(r) => r.show(w),
-            AnyRoute::Ssh(r) => r.show(w),
+            AnyRoute::Ssh(r) => r.cli.show(w),
         }
     }
 
@@ -437,68 +437,46 @@ impl Route for AnyRoute {
         match self {
             AnyRoute::Cli(r) => r.write(w).await,
             AnyRoute::Api(r) => r.write(w).await,
-            AnyRoute::Ssh(r) => r.write(w).await,
+            AnyRoute::Ssh(r) => r.cli.write(w).await,
         }
     }
 }
 
 /// The CLI route on a remote node, through an SSH [`Session`]; when ssh did not get in, or the
-/// node has no CLI, every read says so.
+/// node has no CLI, every call says so.
 #[derive(Debug, Clone)]
 pub struct SshRoute {
-    cli: Result<CliRoute, CliFailure>,
+    cli: CliRoute,
     located: Result<Located, NotFound>,
-    describe: String,
 }
 
 impl SshRoute {
     pub fn new(session: &Session) -> SshRoute {
         let dest = session.target().shown();
-        let (cli, located) = match (session.reach(), session.exec()) {
-            (Reach::Cli(l), Some(exec)) => {
-                let mut cli = CliRoute::new(&l.path, l.source.describe(), session.timeout());
-                cli.exec = exec;
-                cli.describe = format!("ssh {dest}: {}", cli.describe);
-                (Ok(cli), Ok(l.clone()))
-            }
-            (Reach::NoCli(nf), _) => (
-                Err(CliFailure::Spawn {
-                    message: format!("no tailscale CLI on {dest}"),
-                }),
-                Err(nf.clone()),
-            ),
-            (Reach::Down(f), _) => (Err(f.clone()), Ok(not_looked_for(session))),
-            (Reach::Cli(_), None) => (
-                Err(CliFailure::NoConnection {
-                    message: format!("ssh to {dest}: no connection"),
-                }),
-                Ok(not_looked_for(session)),
-            ),
+        let (located, describe) = match session.reach() {
+            Reach::Cli(l) => (Ok(l.clone()), None),
+            Reach::NoCli(nf) => (Err(nf.clone()), Some("no tailscale CLI there")),
+            Reach::Down(_) => (Ok(not_looked_for(session)), Some("not connected")),
         };
-        let describe = match (&cli, session.reach()) {
-            (Ok(c), _) => c.describe.clone(),
-            (Err(_), Reach::NoCli(_)) => format!("ssh {dest} (no tailscale CLI there)"),
-            (Err(_), _) => format!("ssh {dest} (not connected)"),
+        let at = located
+            .as_ref()
+            .map_or_else(|_| not_looked_for(session), Clone::clone);
+        let mut cli = CliRoute::new(&at.path, at.source.describe(), session.timeout());
+        cli.describe = match describe {
+            None => format!("ssh {dest}: {}", cli.describe),
+            Some(why) => format!("ssh {dest} ({why})"),
         };
-        SshRoute {
-            cli,
-            located,
-            describe,
-        }
+        cli.exec = session.exec();
+        SshRoute { cli, located }
     }
-}
 
-impl SshRoute {
     /// The node's CLI as the user would type it here, inside its `ssh` line.
     pub fn cli_shown(&self) -> String {
-        match &self.cli {
-            Ok(c) => c.shown(),
-            Err(_) => "tailscale".into(),
-        }
+        self.cli.shown()
     }
 }
 
-/// Where the CLI would be when ssh did not get in to look: the path given, else the name.
+/// Where the CLI would be had ssh got in to look: the path given, else the name.
 fn not_looked_for(session: &Session) -> Located {
     match session.given_cli() {
         Some(p) => Located {
@@ -509,46 +487,5 @@ fn not_looked_for(session: &Session) -> Located {
             path: "tailscale".into(),
             source: CliSource::Path,
         },
-    }
-}
-
-impl Route for SshRoute {
-    fn kind(&self) -> RouteKind {
-        RouteKind::Cli
-    }
-
-    fn describe(&self) -> String {
-        self.describe.clone()
-    }
-
-    async fn status(&self) -> Result<Status, CliFailure> {
-        match &self.cli {
-            Ok(c) => c.status().await,
-            Err(f) => Err(f.clone()),
-        }
-    }
-
-    async fn serve_config(&self) -> Result<ServeRead, CliFailure> {
-        match &self.cli {
-            Ok(c) => c.serve_config().await,
-            Err(f) => Err(f.clone()),
-        }
-    }
-
-    fn show(&self, w: &Write) -> String {
-        match &self.cli {
-            Ok(c) => c.show(w),
-            Err(f) => format!("(not possible: {f})"),
-        }
-    }
-
-    async fn write(&self, w: &Write) -> Written {
-        match &self.cli {
-            Ok(c) => c.write(w).await,
-            Err(f) => Written {
-                steps: vec![refused_step(self.show(w), &f.describe())],
-                conflict: false,
-            },
-        }
     }
 }

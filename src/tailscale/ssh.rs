@@ -318,22 +318,6 @@ impl Ssh {
         run(&self.program, &args, stdin, timeout).await
     }
 
-    /// `cli args…` on the node.
-    pub async fn run(
-        &self,
-        cli: &Path,
-        args: &[&str],
-        stdin: Option<&[u8]>,
-        timeout: Duration,
-    ) -> Result<Output, RunError> {
-        let cli = cli.to_string_lossy();
-        let words: Vec<&str> = std::iter::once(cli.as_ref())
-            .chain(args.iter().copied())
-            .collect();
-        let remote = remote_command(&words);
-        self.ssh(&self.client_args(&remote), stdin, timeout).await
-    }
-
     /// "ssh to root@box did not answer within 2 s".
     fn silent(&self) -> CliFailure {
         CliFailure::NoConnection {
@@ -374,9 +358,12 @@ pub enum Exec {
     #[default]
     Local,
     Ssh(Arc<Ssh>),
+    /// A node that cannot run anything: every call fails with this.
+    Down(CliFailure),
 }
 
 impl Exec {
+    /// `cli args…` here or on the node.
     pub async fn run(
         &self,
         cli: &Path,
@@ -386,18 +373,30 @@ impl Exec {
     ) -> Result<Output, RunError> {
         match self {
             Exec::Local => run(cli, args, stdin, timeout).await,
-            Exec::Ssh(s) => s.run(cli, args, stdin, timeout).await,
+            Exec::Ssh(s) => {
+                let cli = cli.to_string_lossy();
+                let words: Vec<&str> = std::iter::once(cli.as_ref())
+                    .chain(args.iter().copied())
+                    .collect();
+                s.ssh(&s.client_args(&remote_command(&words)), stdin, timeout)
+                    .await
+            }
+            Exec::Down(f) => Err(RunError::Spawn {
+                path: PathBuf::from("ssh"),
+                source: std::io::Error::other(f.describe()),
+            }),
         }
     }
 
     pub fn is_remote(&self) -> bool {
-        matches!(self, Exec::Ssh(_))
+        !matches!(self, Exec::Local)
     }
 
     /// ssh's own failure (exit 255): the command may not have run at all.
     pub fn lost(&self, res: &Result<Output, RunError>) -> Option<CliFailure> {
         match (self, res) {
             (Exec::Ssh(s), Ok(o)) if o.code == Some(255) => Some(s.failure(&o.stderr_text())),
+            (Exec::Down(f), _) => Some(f.clone()),
             _ => None,
         }
     }
@@ -407,6 +406,7 @@ impl Exec {
         match self {
             Exec::Local => line,
             Exec::Ssh(s) => format!("ssh {} {}", s.target.login(), shell::word(&line)),
+            Exec::Down(f) => format!("(not possible: {f}) {line}"),
         }
     }
 
@@ -415,6 +415,7 @@ impl Exec {
         match self {
             Exec::Local => cli_shown.to_string(),
             Exec::Ssh(s) => format!("ssh {} {cli_shown}", s.target.login()),
+            Exec::Down(_) => cli_shown.to_string(),
         }
     }
 }
@@ -599,9 +600,16 @@ impl Session {
         self.timeout
     }
 
-    /// How commands run on the node; `None` when ssh did not get in.
-    pub fn exec(&self) -> Option<Exec> {
-        self.ssh.clone().map(Exec::Ssh)
+    /// How commands run on the node; when ssh did not get in, or there is no CLI to run, every
+    /// call fails with why.
+    pub fn exec(&self) -> Exec {
+        match (&self.reach, &self.ssh) {
+            (Reach::Cli(_), Some(ssh)) => Exec::Ssh(ssh.clone()),
+            (Reach::Down(f), _) => Exec::Down(f.clone()),
+            (Reach::NoCli(_), _) | (Reach::Cli(_), None) => Exec::Down(CliFailure::Spawn {
+                message: format!("no tailscale CLI on {}", self.target.shown()),
+            }),
+        }
     }
 
     /// The SOCKS5 proxy (`127.0.0.1:PORT` here) whose connections start on the node.

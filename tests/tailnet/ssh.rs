@@ -191,6 +191,10 @@ fn same_as_local(b: &Bench, s: &Sshd, extra: &[&str], cause: &str) -> Value {
     let (code, v) = s.diagnose(b, extra);
     assert_eq!(v["cause"], cause, "over ssh: {}", brief(&v));
     assert_eq!(code, local_code, "exit status");
+    eprintln!(
+        "{cause}: local {} ms, over ssh {} ms",
+        local["elapsed_ms"], v["elapsed_ms"]
+    );
     assert!(
         v["route"]
             .as_str()
