@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 APT_PACKAGES := libgtk-3-dev libdbus-1-dev libayatana-appindicator3-1 \
 	xvfb xdotool x11-utils imagemagick trayer xclip \
-	iproute2 openssl curl jq prometheus
+	iproute2 openssl curl jq prometheus openssh-server openssh-client
 MAC_TARGET := aarch64-apple-darwin
 
 .PHONY: deps run test lint icons check-macos unit e2e bench test-tailnet bench-tailnet

@@ -53,6 +53,15 @@ pub struct DiagnoseArgs {
     /// Diagnose this target from the config's list (`serve-doctor targets`)
     #[arg(long, value_name = "NAME")]
     pub target: Option<String>,
+    /// Diagnose a remote node over one SSH connection (`--tailscale` is then the node's CLI;
+    /// extra ssh options: SERVE_DOCTOR_SSH_OPTS="-o KEY=VALUE …")
+    #[arg(
+        long,
+        value_name = "[USER@]HOST[:PORT]",
+        allow_hyphen_values = true,
+        conflicts_with_all = ["all", "target"]
+    )]
+    pub ssh: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -148,6 +157,11 @@ pub fn diagnose(overrides: &Overrides, args: &DiagnoseArgs) -> anyhow::Result<Ex
             eprintln!("serve-doctor: warning: {p}");
         }
         all
+    } else if let Some(dest) = &args.ssh {
+        vec![Target {
+            name: dest.clone(),
+            kind: targets::Kind::Ssh(dest.clone()),
+        }]
     } else if let Some(name) = &args.target {
         match all.into_iter().find(|t| &t.name == name) {
             Some(t) => vec![t],

@@ -10,6 +10,8 @@
 //! Routes to tailscaled: the LocalAPI (discovered once and cached, re-discovered after a
 //! failure) unless `--tailscale` forces the CLI; the CLI is the fallback when the daemon's API
 //! cannot be reached; `--socket` forces the LocalAPI. Every diagnosis names the route it used.
+//! A caller can give the route instead ([`Options::route`]): [`diagnose_ssh`] gives an SSH
+//! route, whose node's loopback is reached through the same connection.
 
 use std::ffi::OsString;
 use std::future::Future;
@@ -25,7 +27,8 @@ use crate::diagnosis::{
 };
 use crate::probe::{self, HttpOutcome, TcpOutcome, TlsOutcome, Trust, Via};
 use crate::tailscale::localapi::{self, Discovery, LocalApi, Roots};
-use crate::tailscale::route::{AnyRoute, ApiRoute, CliRoute, Route, api_failure};
+use crate::tailscale::route::{AnyRoute, ApiRoute, CliRoute, Route, SshRoute, api_failure};
+use crate::tailscale::ssh::{BadTarget, Session, SshTarget};
 use crate::tailscale::{self, CertCommand, CliFailure, ServeConfig, Status};
 
 /// Everything a run can be told, after flags have been merged over the config file
@@ -45,6 +48,9 @@ pub struct Options {
     /// How the node's own loopback (its backends, its forwards' targets) is reached: directly
     /// for this node, through the SSH connection for a remote one.
     pub node_via: Via,
+    /// The route to use instead of picking one (an SSH session's): the engine's reads and the
+    /// fix pipeline go through it, and `--deep` is not run (its CLI would be this machine's).
+    pub route: Option<AnyRoute>,
     /// `--ca-file PEM`.
     pub ca_file: Option<PathBuf>,
     /// `--port`; the config file's value is kept apart to report where the port came from.
@@ -67,6 +73,30 @@ pub struct Options {
 pub enum EngineError {
     #[error(transparent)]
     Trust(#[from] crate::probe::TrustError),
+    #[error(transparent)]
+    Ssh(#[from] BadTarget),
+}
+
+/// `opts` for the node at the other end of `session`: its route, and its loopback reached
+/// through the session's forward. The TLS check and the request through serve still go from
+/// here across the tailnet: that is the view of a client.
+pub fn over_ssh(opts: &Options, session: &Session) -> Options {
+    let mut o = opts.clone();
+    o.route = Some(AnyRoute::Ssh(SshRoute::new(session)));
+    o.node_via = session
+        .socks5()
+        .map_or(Via::Direct, |p| Via::Socks5(p.to_string()));
+    o
+}
+
+/// Diagnoses the node at `dest` (`[user@]host[:port]`, see [`SshTarget`]) over one SSH
+/// connection, with `opts` (`opts.tailscale` is the node's CLI path). A refused destination or
+/// an unreadable `--ca-file` is an error; everything else, ssh not getting in included, is in
+/// the diagnosis.
+pub async fn diagnose_ssh(dest: &str, opts: &Options) -> Result<Diagnosis, EngineError> {
+    let target = SshTarget::new(dest)?;
+    let engine = Engine::new(opts.clone())?;
+    Ok(engine.diagnose_ssh(&target, |_| {}).await)
 }
 
 /// A reusable diagnosis runner: the trust store is loaded once, not on every poll.
@@ -150,6 +180,28 @@ impl Engine {
         &self.opts
     }
 
+    /// [`Engine::diagnose`] of the node `target` over one SSH connection, opened and closed
+    /// here (the trust store is this engine's).
+    pub async fn diagnose_ssh(
+        &self,
+        target: &SshTarget,
+        progress: impl FnMut(&Diagnosis) + Send,
+    ) -> Diagnosis {
+        let session =
+            Session::open(target, self.opts.tailscale.as_deref(), self.opts.timeout).await;
+        let remote = Engine {
+            opts: over_ssh(&self.opts, &session),
+            trust: self.trust.clone(),
+            insecure: self.insecure.clone(),
+            path_env: self.path_env.clone(),
+            discovery: tokio::sync::Mutex::new(None),
+            roots: self.roots.clone(),
+        };
+        let d = remote.diagnose(progress).await;
+        session.close().await;
+        d
+    }
+
     /// How this machine reaches the node's tailnet addresses.
     fn tailnet_via(&self) -> Via {
         match &self.opts.socks5 {
@@ -186,7 +238,11 @@ impl Engine {
     pub async fn diagnose(&self, mut progress: impl FnMut(&Diagnosis) + Send) -> Diagnosis {
         let start = Instant::now();
         let t = self.opts.timeout;
-        let cli = self.locate();
+        let given = self.opts.route.clone();
+        let cli = match given.as_ref().and_then(AnyRoute::remote_cli) {
+            Some(remote) => remote,
+            None => self.locate(),
+        };
         let mut ev = Evidence::new(
             chrono::Utc::now(),
             Platform::current(),
@@ -195,25 +251,32 @@ impl Engine {
         );
         let mut consent_url = None;
         let mut status_done = None;
-        let reader = match self.api_status().await {
-            Some((api, desc, status, ms)) => {
-                if let Ok(s) = &status {
-                    consent_url = self.consent_url(api.api(), s).await;
+        let reader = if let Some(route) = given {
+            route
+        } else {
+            match self.api_status().await {
+                Some((api, desc, status, ms)) => {
+                    if let Ok(s) = &status {
+                        consent_url = self.consent_url(api.api(), s).await;
+                    }
+                    ev.api = Some(desc);
+                    status_done = Some((status, ms));
+                    AnyRoute::Api(api)
                 }
-                ev.api = Some(desc);
-                status_done = Some((status, ms));
-                AnyRoute::Api(api)
+                None => match &cli {
+                    Ok(l) => AnyRoute::Cli(CliRoute::new(&l.path, l.source.describe(), t)),
+                    Err(_) => {
+                        let route = "none (no LocalAPI, no CLI)".to_string();
+                        return diagnosis::assemble(&ev, None, route, ms_since(start), true);
+                    }
+                },
             }
-            None => match &cli {
-                Ok(l) => AnyRoute::Cli(CliRoute::new(&l.path, l.source.describe(), t)),
-                Err(_) => {
-                    let route = "none (no LocalAPI, no CLI)".to_string();
-                    return diagnosis::assemble(&ev, None, route, ms_since(start), true);
-                }
-            },
         };
         let route = reader.describe();
-        let cli: Option<Arc<Path>> = cli.ok().map(|l| Arc::from(l.path.as_path()));
+        let cli: Option<Arc<Path>> = match self.opts.route {
+            Some(_) => None,
+            None => cli.ok().map(|l| Arc::from(l.path.as_path())),
+        };
         let mut tasks: JoinSet<Done> = JoinSet::new();
         match status_done {
             Some((r, ms)) => ev.status = Step::Done { value: r, ms },

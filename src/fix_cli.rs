@@ -14,6 +14,7 @@ use serve_doctor::exit::Exit;
 use serve_doctor::fix::{self, Action, FixOptions, FixReport, Outcome};
 
 use serve_doctor::settings::Overrides;
+use serve_doctor::tailscale::ssh::SshTarget;
 
 use crate::cli;
 
@@ -27,6 +28,14 @@ pub struct FixArgs {
     /// Print the report as one JSON object
     #[arg(long, global = true)]
     pub json: bool,
+    /// Fix a remote node over one SSH connection (the backup is kept here)
+    #[arg(
+        long,
+        global = true,
+        value_name = "[USER@]HOST[:PORT]",
+        allow_hyphen_values = true
+    )]
+    pub ssh: Option<String>,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -201,6 +210,13 @@ pub fn render(r: &FixReport) -> String {
 }
 
 pub fn run(overrides: &Overrides, args: &FixArgs) -> anyhow::Result<ExitCode> {
+    let ssh = match args.ssh.as_deref().map(SshTarget::new).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("serve-doctor: {e}");
+            return Ok(Exit::Usage.into());
+        }
+    };
     let engine = cli::settings(overrides).engine;
     let dirs = Dirs::discover().context("no home directory: cannot find the data directory")?;
     let action = action(&args.action);
@@ -213,7 +229,10 @@ pub fn run(overrides: &Overrides, args: &FixArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let result = rt.block_on(fix::run(&action, &opts));
+    let result = match &ssh {
+        Some(target) => rt.block_on(fix::run_ssh(&action, target, &opts)),
+        None => rt.block_on(fix::run(&action, &opts)),
+    };
     // Every CLI process group is gone before we print (the runtime drop kills stragglers).
     drop(rt);
     let report = match result {

@@ -71,6 +71,7 @@ pub fn resolve(o: &Overrides, c: &Config) -> Settings {
         connect: o.connect.clone().or_else(|| c.connect.clone()),
         socks5: o.socks5.clone().or_else(|| c.socks5.clone()),
         node_via: Via::Direct,
+        route: None,
         ca_file: o.ca_file.clone().or_else(|| c.ca_file.clone()),
         // The config file's port is kept apart, so a diagnosis can say where the port came from.
         port: o.port,

@@ -163,7 +163,10 @@ pub async fn diagnose(target: &Target, opts: &Options) -> Result<Diagnosis, Stri
             let engine = Engine::new(opts.clone()).map_err(|e| e.to_string())?;
             Ok(engine.diagnose(|_| {}).await)
         }
-        Kind::Ssh(_) | Kind::Url(_) => Err(format!(
+        Kind::Ssh(dest) => crate::engine::diagnose_ssh(dest, opts)
+            .await
+            .map_err(|e| e.to_string()),
+        Kind::Url(_) => Err(format!(
             "{}: this build cannot diagnose this kind of target",
             target.describe()
         )),

@@ -31,6 +31,9 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &ProbePlan) -> String {
             None => "Tailscale is not installed (no tailscale CLI found).".into(),
         },
         DaemonUnreachable => match ev.status.value() {
+            Some(Err(CliFailure::NoConnection { message })) => {
+                format!("The node could not be reached: {message}.")
+            }
             Some(Err(CliFailure::TimedOut { after_ms })) => format!(
                 "The Tailscale daemon did not answer within {}.", secs(*after_ms)),
             _ if ev.api.is_some() => "Tailscale is not running: nothing answers on the daemon's LocalAPI.".into(),
@@ -305,6 +308,19 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&st
             None,
             None,
         )],
+        DaemonUnreachable
+            if matches!(
+                ev.status.value(),
+                Some(Err(CliFailure::NoConnection { .. }))
+            ) =>
+        {
+            vec![fix(
+                FixId::CheckCliAccess,
+                "Make `ssh` reach the node without a prompt: the address, a key it accepts, its host key in known_hosts",
+                None,
+                None,
+            )]
+        }
         DaemonUnreachable | Stopped => vec![match ev.platform {
             Platform::MacOs => fix(
                 FixId::StartTailscale,

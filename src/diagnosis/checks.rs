@@ -92,7 +92,9 @@ pub fn checks(ev: &Evidence, p: &ProbePlan) -> Vec<Check> {
         }
         Step::Done { value: Err(e), .. } => {
             let status = match e {
-                CliFailure::DaemonUnreachable { .. } | CliFailure::TimedOut { .. } => Fail,
+                CliFailure::DaemonUnreachable { .. }
+                | CliFailure::TimedOut { .. }
+                | CliFailure::NoConnection { .. } => Fail,
                 _ => Error,
             };
             push(CheckId::Daemon, status, e.describe(), status_ms)

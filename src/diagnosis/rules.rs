@@ -96,7 +96,9 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &ProbePlan) -> Tri {
         DaemonUnreachable => on(&ev.status, true, |r| {
             matches!(
                 r,
-                Err(CliFailure::DaemonUnreachable { .. } | CliFailure::TimedOut { .. })
+                Err(CliFailure::DaemonUnreachable { .. }
+                    | CliFailure::TimedOut { .. }
+                    | CliFailure::NoConnection { .. })
             )
         }),
         StatusUnparseable => on(&ev.status, true, |r| r.is_err()),

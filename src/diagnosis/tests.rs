@@ -142,6 +142,28 @@ fn daemon_down_and_timeouts_are_daemon_unreachable() {
 }
 
 #[test]
+fn a_node_ssh_cannot_reach_says_so_and_offers_no_daemon_start() {
+    let mut ev = healthy();
+    ev.status = done(Err(CliFailure::NoConnection {
+        message: "ssh to root@box:2222 did not answer within 2 s".into(),
+    }));
+    let d = assemble(
+        &ev,
+        None,
+        "ssh root@box:2222 (not connected)".into(),
+        0,
+        true,
+    );
+    assert_eq!(d.cause, Cause::DaemonUnreachable);
+    assert_eq!(
+        d.summary,
+        "The node could not be reached: ssh to root@box:2222 did not answer within 2 s."
+    );
+    assert_eq!(d.fixes.len(), 1);
+    assert_eq!(d.fixes[0].command, None, "{:?}", d.fixes);
+}
+
+#[test]
 fn garbage_and_gui_wrapper_are_unparseable_never_not_running() {
     let mut ev = healthy();
     ev.status = done(Err(CliFailure::Unparseable {

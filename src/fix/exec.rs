@@ -17,13 +17,17 @@ use crate::tailscale::localapi::{LocalApi, Roots, discover};
 use crate::tailscale::route::{AnyRoute, ApiRoute, CliRoute, Route, Written};
 use crate::tailscale::{self, Status};
 
-/// The route for `action`: the LocalAPI when the action can use it, `--tailscale` does not force
-/// the CLI and the daemon answers (with the status it gave), else the CLI.
+/// The route for `action`: the one given (an SSH session's); else the LocalAPI when the action
+/// can use it, `--tailscale` does not force the CLI and the daemon answers (with the status it
+/// gave), else the CLI.
 pub(super) async fn pick_route(
     opts: &FixOptions,
     api_ok: bool,
 ) -> Result<(AnyRoute, Option<Status>), FixError> {
     let e = &opts.engine;
+    if let Some(given) = &e.route {
+        return Ok((given.clone(), None));
+    }
     let timeout = e.timeout.max(Duration::from_millis(100));
     if api_ok && e.tailscale.is_none() {
         let found = discover(e.socket.as_deref(), &Roots::system()).await;
@@ -221,8 +225,10 @@ pub(super) async fn run(
 
 /// The CLI as the user would type it, for undo lines (the route's binary, else the one found).
 fn cli_shown(route: &AnyRoute, opts: &FixOptions) -> String {
-    if let AnyRoute::Cli(cli) = route {
-        return cli.shown().to_string();
+    match route {
+        AnyRoute::Cli(cli) => return cli.shown(),
+        AnyRoute::Ssh(ssh) => return ssh.cli_shown(),
+        AnyRoute::Api(_) => {}
     }
     tailscale::locate(
         opts.engine.tailscale.as_deref(),

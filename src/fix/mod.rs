@@ -15,6 +15,7 @@
 //! Route: `recreate` uses the LocalAPI when tailscaled answers on it (one `POST serve-config`
 //! with `If-Match`, replacing only our handler), the CLI otherwise (`reset`, `serve --bg`,
 //! `set-raw`) and for every other action, which the CLI covers. Each report names its route.
+//! [`run_ssh`] runs an action on a remote node: the CLI route through one SSH connection.
 
 mod actions {
     pub mod backups;
@@ -41,6 +42,7 @@ use serde::Serialize;
 use crate::diagnosis::{Cause, Health};
 use crate::engine::{Engine, Options};
 use crate::tailscale::CliFailure;
+use crate::tailscale::ssh::{Session, SshTarget};
 
 pub use crate::tailscale::route::StepRecord;
 pub use backup::BackupInfo;
@@ -275,6 +277,24 @@ pub async fn run(action: &Action, opts: &FixOptions) -> Result<FixReport, FixErr
             exec::run(&route, action, opts, report, status).await
         }
     }
+}
+
+/// [`run`] on the node `target`, over one SSH connection opened and closed here (the backup is
+/// kept on this machine, named after the node). `opts.engine.tailscale` is the node's CLI path.
+pub async fn run_ssh(
+    action: &Action,
+    target: &SshTarget,
+    opts: &FixOptions,
+) -> Result<FixReport, FixError> {
+    let e = &opts.engine;
+    let session = Session::open(target, e.tailscale.as_deref(), e.timeout).await;
+    let remote = FixOptions {
+        engine: crate::engine::over_ssh(e, &session),
+        ..opts.clone()
+    };
+    let report = run(action, &remote).await;
+    session.close().await;
+    report
 }
 
 /// What an action needs to know besides the snapshot, read before planning.

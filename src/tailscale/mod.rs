@@ -10,6 +10,7 @@ pub mod ports;
 pub mod route;
 pub mod run;
 pub mod serve;
+pub mod ssh;
 pub mod status;
 
 use std::path::Path;
@@ -20,6 +21,7 @@ use serde::Serialize;
 pub use locate::{CliSource, Located, NotFound, locate};
 pub use run::{Output, RunError, run};
 pub use serve::ServeConfig;
+pub use ssh::Exec;
 pub use status::{BackendState, Status};
 
 /// Printed on stdout, with exit 0, by the macOS GUI binary when it cannot reach the GUI
@@ -42,6 +44,9 @@ pub enum CliFailure {
     TimedOut { after_ms: u64 },
     /// Could not be started at all.
     Spawn { message: String },
+    /// The node itself could not be reached (`ssh` did not connect or log in): nothing is known
+    /// about its daemon.
+    NoConnection { message: String },
 }
 
 impl CliFailure {
@@ -63,7 +68,7 @@ impl CliFailure {
                     *after_ms as f64 / 1000.0
                 )
             }
-            CliFailure::Spawn { message } => message.clone(),
+            CliFailure::Spawn { message } | CliFailure::NoConnection { message } => message.clone(),
         }
     }
 }
@@ -152,17 +157,28 @@ fn classify<T>(
     })
 }
 
+/// The arguments of the status read.
+pub const STATUS_ARGS: [&str; 3] = ["status", "--json", "--peers=false"];
+/// The arguments of the serve config read.
+pub const SERVE_ARGS: [&str; 3] = ["serve", "status", "--json"];
+
 /// Runs a read command; when the GUI binary says it cannot reach its GUI (macOS, a bare launchd
 /// environment: login item, Finder), retries once inside the user's login session, where the
-/// platform has a way in ([`crate::platform::in_login_session`]).
+/// platform has a way in ([`crate::platform::in_login_session`]). A remote CLI gets no such
+/// retry: the way in would be this machine's, not the node's.
 async fn read<T>(
+    exec: &Exec,
     cli: &Path,
     args: &[&str],
     timeout: Duration,
     parse: impl Fn(&[u8]) -> Result<T, serde_json::Error>,
 ) -> Result<T, CliFailure> {
-    let first = classify(run(cli, args, None, timeout).await, &parse);
-    if !matches!(first, Err(CliFailure::GuiUnavailable { .. })) {
+    let res = exec.run(cli, args, None, timeout).await;
+    if let Some(lost) = exec.lost(&res) {
+        return Err(lost);
+    }
+    let first = classify(res, &parse);
+    if !matches!(first, Err(CliFailure::GuiUnavailable { .. })) || exec.is_remote() {
         return first;
     }
     let Some((program, again)) = crate::platform::in_login_session(cli, args) else {
@@ -178,13 +194,12 @@ async fn read<T>(
 
 /// `tailscale status --json --peers=false`.
 pub async fn status(cli: &Path, timeout: Duration) -> Result<Status, CliFailure> {
-    read(
-        cli,
-        &["status", "--json", "--peers=false"],
-        timeout,
-        Status::from_json,
-    )
-    .await
+    status_on(&Exec::Local, cli, timeout).await
+}
+
+/// [`status`], run where `exec` says.
+pub async fn status_on(exec: &Exec, cli: &Path, timeout: Duration) -> Result<Status, CliFailure> {
+    read(exec, cli, &STATUS_ARGS, timeout, Status::from_json).await
 }
 
 /// `tailscale serve status --json`, with the raw text kept for backups.
@@ -192,7 +207,16 @@ pub async fn serve_config(
     cli: &Path,
     timeout: Duration,
 ) -> Result<(ServeConfig, String), CliFailure> {
-    read(cli, &["serve", "status", "--json"], timeout, |b| {
+    serve_config_on(&Exec::Local, cli, timeout).await
+}
+
+/// [`serve_config`], run where `exec` says.
+pub async fn serve_config_on(
+    exec: &Exec,
+    cli: &Path,
+    timeout: Duration,
+) -> Result<(ServeConfig, String), CliFailure> {
+    read(exec, cli, &SERVE_ARGS, timeout, |b| {
         ServeConfig::from_json(b).map(|c| (c, String::from_utf8_lossy(b).into_owned()))
     })
     .await

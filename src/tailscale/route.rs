@@ -9,7 +9,8 @@
 //! the CLI runs `tailscale` subcommands (`serve reset`, `serve --bg …`, `serve set-raw`), which
 //! cannot be made conditional on the config not having changed; the LocalAPI replaces the whole
 //! config in one `POST serve-config`, with `If-Match` so that a concurrent change is refused
-//! (HTTP 412) instead of overwritten.
+//! (HTTP 412) instead of overwritten. The SSH route is the CLI route run on a remote node
+//! through one [`Session`]: it writes what the CLI writes.
 
 use std::future::Future;
 use std::path::Path;
@@ -19,7 +20,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::localapi::{LocalApi, LocalApiError};
-use super::{CliFailure, RunError, ServeConfig, Status};
+use super::ssh::{Exec, Reach, Session};
+use super::{CliFailure, CliSource, Located, NotFound, RunError, ServeConfig, Status};
 use crate::shell;
 
 /// The serve config as read, with what a write back needs.
@@ -118,6 +120,8 @@ pub struct CliRoute {
     shown: String,
     describe: String,
     timeout: Duration,
+    /// Here, or on the node at the other end of an SSH session.
+    exec: Exec,
 }
 
 /// What the CLI prints when a write lost an ETag race inside tailscaled; the same call is
@@ -137,6 +141,7 @@ impl CliRoute {
             cli: Arc::from(cli),
             describe,
             timeout,
+            exec: Exec::Local,
         }
     }
 
@@ -144,14 +149,14 @@ impl CliRoute {
         &self.cli
     }
 
-    /// The binary as printed in commands.
-    pub fn shown(&self) -> &str {
-        &self.shown
+    /// The binary as the user would type it here (inside its `ssh` line for a remote node).
+    pub fn shown(&self) -> String {
+        self.exec.prefix(&self.shown)
     }
 
     async fn run_once(&self, command: &str, args: &[String], stdin: Option<&[u8]>) -> StepRecord {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        match super::run(&self.cli, &args, stdin, self.timeout).await {
+        match self.exec.run(&self.cli, &args, stdin, self.timeout).await {
             Ok(o) => StepRecord {
                 command: command.to_string(),
                 stdout: o.stdout_text(),
@@ -195,11 +200,11 @@ impl Route for CliRoute {
     }
 
     async fn status(&self) -> Result<Status, CliFailure> {
-        super::status(&self.cli, self.timeout).await
+        super::status_on(&self.exec, &self.cli, self.timeout).await
     }
 
     async fn serve_config(&self) -> Result<ServeRead, CliFailure> {
-        let (config, raw) = super::serve_config(&self.cli, self.timeout).await?;
+        let (config, raw) = super::serve_config_on(&self.exec, &self.cli, self.timeout).await?;
         Ok(ServeRead {
             config,
             raw,
@@ -210,10 +215,11 @@ impl Route for CliRoute {
     fn show(&self, w: &Write) -> String {
         match w {
             Write::Cli { args, stdin } => {
-                let mut shown = std::iter::once(self.shown.clone())
+                let line = std::iter::once(self.shown.clone())
                     .chain(args.iter().map(|a| shell::word(a)))
                     .collect::<Vec<_>>()
                     .join(" ");
+                let mut shown = self.exec.show(line);
                 if let Some((_, from)) = stdin {
                     shown.push_str(" < ");
                     shown.push_str(from);
@@ -373,6 +379,17 @@ impl Route for ApiRoute {
 pub enum AnyRoute {
     Cli(CliRoute),
     Api(ApiRoute),
+    Ssh(SshRoute),
+}
+
+impl AnyRoute {
+    /// The CLI found on the remote node, for an SSH route (the local search does not apply).
+    pub fn remote_cli(&self) -> Option<Result<Located, NotFound>> {
+        match self {
+            AnyRoute::Ssh(r) => Some(r.located.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl Route for AnyRoute {
@@ -380,6 +397,7 @@ impl Route for AnyRoute {
         match self {
             AnyRoute::Cli(r) => r.kind(),
             AnyRoute::Api(r) => r.kind(),
+            AnyRoute::Ssh(r) => r.cli.kind(),
         }
     }
 
@@ -387,6 +405,7 @@ impl Route for AnyRoute {
         match self {
             AnyRoute::Cli(r) => r.describe(),
             AnyRoute::Api(r) => r.describe(),
+            AnyRoute::Ssh(r) => r.cli.describe(),
         }
     }
 
@@ -394,6 +413,7 @@ impl Route for AnyRoute {
         match self {
             AnyRoute::Cli(r) => r.status().await,
             AnyRoute::Api(r) => r.status().await,
+            AnyRoute::Ssh(r) => r.cli.status().await,
         }
     }
 
@@ -401,6 +421,7 @@ impl Route for AnyRoute {
         match self {
             AnyRoute::Cli(r) => r.serve_config().await,
             AnyRoute::Api(r) => r.serve_config().await,
+            AnyRoute::Ssh(r) => r.cli.serve_config().await,
         }
     }
 
@@ -408,6 +429,7 @@ impl Route for AnyRoute {
         match self {
             AnyRoute::Cli(r) => r.show(w),
             AnyRoute::Api(r) => r.show(w),
+            AnyRoute::Ssh(r) => r.cli.show(w),
         }
     }
 
@@ -415,6 +437,55 @@ impl Route for AnyRoute {
         match self {
             AnyRoute::Cli(r) => r.write(w).await,
             AnyRoute::Api(r) => r.write(w).await,
+            AnyRoute::Ssh(r) => r.cli.write(w).await,
         }
+    }
+}
+
+/// The CLI route on a remote node, through an SSH [`Session`]; when ssh did not get in, or the
+/// node has no CLI, every call says so.
+#[derive(Debug, Clone)]
+pub struct SshRoute {
+    cli: CliRoute,
+    located: Result<Located, NotFound>,
+}
+
+impl SshRoute {
+    pub fn new(session: &Session) -> SshRoute {
+        let dest = session.target().shown();
+        let (located, describe) = match session.reach() {
+            Reach::Cli(l) => (Ok(l.clone()), None),
+            Reach::NoCli(nf) => (Err(nf.clone()), Some("no tailscale CLI there")),
+            Reach::Down(_) => (Ok(not_looked_for(session)), Some("not connected")),
+        };
+        let at = located
+            .as_ref()
+            .map_or_else(|_| not_looked_for(session), Clone::clone);
+        let mut cli = CliRoute::new(&at.path, at.source.describe(), session.timeout());
+        cli.describe = match describe {
+            None => format!("ssh {dest}: {}", cli.describe),
+            Some(why) => format!("ssh {dest} ({why})"),
+        };
+        cli.exec = session.exec();
+        SshRoute { cli, located }
+    }
+
+    /// The node's CLI as the user would type it here, inside its `ssh` line.
+    pub fn cli_shown(&self) -> String {
+        self.cli.shown()
+    }
+}
+
+/// Where the CLI would be had ssh got in to look: the path given, else the name.
+fn not_looked_for(session: &Session) -> Located {
+    match session.given_cli() {
+        Some(p) => Located {
+            path: p.to_path_buf(),
+            source: CliSource::Flag,
+        },
+        None => Located {
+            path: "tailscale".into(),
+            source: CliSource::Path,
+        },
     }
 }

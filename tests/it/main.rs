@@ -12,4 +12,5 @@ mod packaging;
 mod probe;
 mod readme;
 mod route;
+mod ssh;
 mod targets;

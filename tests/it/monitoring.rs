@@ -43,7 +43,11 @@ async fn nagios_exit_statuses_and_a_prometheus_textfile_promtool_accepts() {
         async move { serve_doctor(sc, &a).await }
     };
     let o = run(&["--format", "nagios"]).await;
-    let first = String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string();
+    let first = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
     assert!(first.starts_with("SERVE-DOCTOR OK - healthy: "), "{first}");
     assert!(first.contains(" | 'chain'="), "{first}");
     assert_eq!(o.status.code(), Some(0));
@@ -59,10 +63,18 @@ async fn nagios_exit_statuses_and_a_prometheus_textfile_promtool_accepts() {
         .concat(),
     )
     .await;
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(o.stdout.is_empty(), "written to the file, not stdout");
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.contains("serve_doctor_cause{target=\"local\",cause=\"healthy\"} 1"), "{text}");
+    assert!(
+        text.contains("serve_doctor_cause{target=\"local\",cause=\"healthy\"} 1"),
+        "{text}"
+    );
     if let Some(tool) = promtool() {
         let check = std::process::Command::new(tool)
             .args(["check", "metrics"])
@@ -80,7 +92,14 @@ async fn nagios_exit_statuses_and_a_prometheus_textfile_promtool_accepts() {
     // Red: the backend gone: CRITICAL and exit 2.
     drop(backend);
     let o = run(&["--format", "nagios"]).await;
-    let first = String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string();
-    assert!(first.starts_with("SERVE-DOCTOR CRITICAL - backend_down: "), "{first}");
+    let first = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        first.starts_with("SERVE-DOCTOR CRITICAL - backend_down: "),
+        "{first}"
+    );
     assert_eq!(o.status.code(), Some(2));
 }

@@ -436,6 +436,11 @@ impl Bench {
 
     /// `serve-doctor ARGS` inside the namespace, HOME in the bench.
     pub fn serve_doctor(&self, args: &[&str]) -> Output {
+        self.serve_doctor_env(args, &[])
+    }
+
+    /// [`Bench::serve_doctor`] with more environment variables.
+    pub fn serve_doctor_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut c = self.in_ns("timeout");
         c.arg("120")
             .arg(env!("CARGO_BIN_EXE_serve-doctor"))
@@ -444,7 +449,8 @@ impl Bench {
             .env("XDG_CONFIG_HOME", self.home.join(".config"))
             .env("XDG_DATA_HOME", self.home.join(".local/share"))
             .env("XDG_STATE_HOME", self.home.join(".local/state"))
-            .env("USER", "alice");
+            .env("USER", "alice")
+            .envs(env.iter().copied());
         c.output().expect("serve-doctor")
     }
 
