@@ -187,6 +187,12 @@ pub async fn status(cli: &Path, timeout: Duration) -> Result<Status, CliFailure>
     .await
 }
 
+/// `tailscale status --json`: with the peers of this node's netmap, for a diagnosis of another
+/// node from here.
+pub async fn status_with_peers(cli: &Path, timeout: Duration) -> Result<Status, CliFailure> {
+    read(cli, &["status", "--json"], timeout, Status::from_json).await
+}
+
 /// `tailscale serve status --json`, with the raw text kept for backups.
 pub async fn serve_config(
     cli: &Path,
