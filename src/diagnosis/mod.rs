@@ -13,6 +13,8 @@ pub mod evidence;
 pub mod inuse;
 pub mod model;
 pub mod ratelimit;
+pub mod remote;
+mod remote_advice;
 pub mod rules;
 
 pub use evidence::{
@@ -91,6 +93,8 @@ pub fn assemble(
     }
 }
 
+#[cfg(test)]
+mod remote_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
