@@ -36,6 +36,9 @@ pub struct DiagnoseArgs {
     /// Also run `tailscale cert` (bounded by --timeout, in a throw-away directory)
     #[arg(long)]
     pub deep: bool,
+    /// Diagnose this URL (or a node's name) from this device, instead of this node's own serve
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
 }
 
 /// The config file read once, its problem (if any) warned about, the flags resolved over it.
@@ -62,7 +65,16 @@ pub fn diagnose(overrides: &Overrides, args: &DiagnoseArgs) -> anyhow::Result<Ex
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let d = rt.block_on(engine.diagnose(|_| {}));
+    let d = match &args.url {
+        Some(url) => {
+            if let Err(e) = serve_doctor::diagnosis::remote::parse_target(url) {
+                eprintln!("serve-doctor: {e}");
+                return Ok(Exit::Usage.into());
+            }
+            rt.block_on(engine.diagnose_url(url))
+        }
+        None => rt.block_on(engine.diagnose(|_| {})),
+    };
     // Drop the runtime before printing so that every cancelled probe (and its process group)
     // is gone by the time a caller reads our output.
     drop(rt);
