@@ -436,7 +436,13 @@ impl Bench {
 
     /// `serve-doctor ARGS` inside the namespace, HOME in the bench.
     pub fn serve_doctor(&self, args: &[&str]) -> Output {
+        self.serve_doctor_env(&[], args)
+    }
+
+    /// [`Bench::serve_doctor`] with more environment variables.
+    pub fn serve_doctor_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
         let mut c = self.in_ns("timeout");
+        c.envs(env.iter().copied());
         c.arg("120")
             .arg(env!("CARGO_BIN_EXE_serve-doctor"))
             .args(args)

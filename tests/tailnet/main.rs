@@ -8,3 +8,4 @@ mod harness;
 mod diagnose;
 mod endpoints;
 mod fix;
+mod remote;
