@@ -9,4 +9,5 @@ mod localapi;
 mod packaging;
 mod probe;
 mod readme;
+mod remote;
 mod route;
