@@ -182,6 +182,19 @@ stable_ids! {
     }
 }
 
+impl Check {
+    /// A line with its id's title.
+    pub fn new(id: CheckId, status: CheckStatus, detail: String, ms: u64) -> Check {
+        Check {
+            id,
+            title: id.title(),
+            status,
+            detail,
+            ms,
+        }
+    }
+}
+
 impl CheckId {
     pub fn title(self) -> &'static str {
         match self {

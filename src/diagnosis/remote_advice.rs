@@ -46,15 +46,7 @@ fn dns_text(d: &DnsOutcome) -> String {
 pub fn checks(ev: &Evidence) -> Vec<Check> {
     use CheckStatus::*;
     let mut out = Vec::new();
-    let mut push = |id: CheckId, status: CheckStatus, detail: String, ms: u64| {
-        out.push(Check {
-            id,
-            title: id.title(),
-            status,
-            detail,
-            ms,
-        })
-    };
+    let mut push = |id, status, detail, ms| out.push(Check::new(id, status, detail, ms));
     let st = ev.status_ok();
     match &ev.status {
         Step::Done { value: Ok(s), ms } => {

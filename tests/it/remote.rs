@@ -150,47 +150,26 @@ async fn what_the_serving_node_answers_names_its_cause() {
     let ca = TestCa::new();
     let sc = scenario(&[("localhost", true)]);
     let dns = dns_server(false).await;
-    let alert = alert_peer().await;
-    let (code, v) = run(
-        &sc,
-        &ca,
-        &dns,
-        &format!("https://localhost:{}/", alert.addr().port()),
-        "3",
-    )
-    .await;
-    assert_eq!(v["cause"], "peer_no_cert", "{v:#}");
-    assert_eq!(code, 2);
-    let stall = stall_peer().await;
-    let (_, v) = run(
-        &sc,
-        &ca,
-        &dns,
-        &format!("https://localhost:{}/", stall.addr().port()),
-        "1",
-    )
-    .await;
-    assert_eq!(v["cause"], "peer_cert_stuck", "{v:#}");
-    let bad = tls_peer(ca.leaf("localhost", 60), 502).await;
-    let (_, v) = run(
-        &sc,
-        &ca,
-        &dns,
-        &format!("https://localhost:{}/", bad.addr().port()),
-        "3",
-    )
-    .await;
-    assert_eq!(v["cause"], "peer_backend_down", "{v:#}");
-    let other = tls_peer(ca.leaf("other.tail1.ts.net", 60), 200).await;
-    let (_, v) = run(
-        &sc,
-        &ca,
-        &dns,
-        &format!("https://localhost:{}/", other.addr().port()),
-        "3",
-    )
-    .await;
-    assert_eq!(v["cause"], "peer_cert_invalid", "{v:#}");
+    let cases = [
+        (alert_peer().await, "1", "peer_no_cert"),
+        (stall_peer().await, "1", "peer_cert_stuck"),
+        (
+            tls_peer(ca.leaf("localhost", 60), 502).await,
+            "3",
+            "peer_backend_down",
+        ),
+        (
+            tls_peer(ca.leaf("other.tail1.ts.net", 60), 200).await,
+            "3",
+            "peer_cert_invalid",
+        ),
+    ];
+    for (peer, timeout, cause) in &cases {
+        let url = format!("https://localhost:{}/", peer.addr().port());
+        let (code, v) = run(&sc, &ca, &dns, &url, timeout).await;
+        assert_eq!(v["cause"], *cause, "{v:#}");
+        assert_eq!(code, 2);
+    }
     // A name MagicDNS does not know either (the server above answers every name).
     let nx = dns_server(true).await;
     let (_, v) = run(&sc, &ca, &nx, "https://nas.tail1.ts.net/", "3").await;
