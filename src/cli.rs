@@ -62,6 +62,9 @@ pub struct DiagnoseArgs {
         conflicts_with_all = ["all", "target"]
     )]
     pub ssh: Option<String>,
+    /// Diagnose this URL (or a node's name) from this device, instead of this node's own serve
+    #[arg(value_name = "URL", conflicts_with_all = ["all", "target", "ssh"])]
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -157,6 +160,11 @@ pub fn diagnose(overrides: &Overrides, args: &DiagnoseArgs) -> anyhow::Result<Ex
             eprintln!("serve-doctor: warning: {p}");
         }
         all
+    } else if let Some(url) = &args.url {
+        vec![Target {
+            name: url.clone(),
+            kind: targets::Kind::Url(url.clone()),
+        }]
     } else if let Some(dest) = &args.ssh {
         vec![Target {
             name: dest.clone(),

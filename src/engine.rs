@@ -31,6 +31,9 @@ use crate::tailscale::route::{AnyRoute, ApiRoute, CliRoute, Route, SshRoute, api
 use crate::tailscale::ssh::{BadTarget, Session, SshTarget};
 use crate::tailscale::{self, CertCommand, CliFailure, ServeConfig, Status};
 
+mod url;
+pub use url::{MAGICDNS_ENV, diagnose_url};
+
 /// Everything a run can be told, after flags have been merged over the config file
 /// ([`crate::settings::resolve`]).
 #[derive(Debug, Clone, Default)]
@@ -254,7 +257,7 @@ impl Engine {
         let reader = if let Some(route) = given {
             route
         } else {
-            match self.api_status().await {
+            match self.api_status(false).await {
                 Some((api, desc, status, ms)) => {
                     if let Ok(s) = &status {
                         consent_url = self.consent_url(api.api(), s).await;
@@ -368,8 +371,12 @@ impl Engine {
     }
 
     /// The LocalAPI route, when it applies and the daemon answers: the client, a description
-    /// for reports, and the status it returned. `None` means "use the CLI".
-    async fn api_status(&self) -> Option<(ApiRoute, String, Result<Status, CliFailure>, u64)> {
+    /// for reports, and the status it returned (`peers`: with the netmap's peers). `None` means
+    /// "use the CLI".
+    async fn api_status(
+        &self,
+        peers: bool,
+    ) -> Option<(ApiRoute, String, Result<Status, CliFailure>, u64)> {
         if self.opts.tailscale.is_some() {
             return None;
         }
@@ -383,16 +390,23 @@ impl Engine {
         let desc = format!("{} ({})", found.endpoint, found.via.describe());
         let route = ApiRoute::new(api.clone(), found.via.describe());
         let s = Instant::now();
-        match api.status().await {
+        let read = || async {
+            match peers {
+                true => api.status_with_peers().await,
+                false => api.status().await,
+            }
+        };
+        match read().await {
             Ok(status) => {
                 *cached = Some(found);
                 let mut status = match settle_online(&status).await {
-                    true => api.status().await.unwrap_or(status),
+                    true => read().await.unwrap_or(status),
                     false => status,
                 };
                 // Only a status with warnings can hold the pending-certificate one; then read
-                // them by code from the bus (bounded), where the text may change.
-                if !status.health.is_empty() {
+                // them by code from the bus (bounded), where the text may change. A diagnosis of
+                // another node (`peers`) does not look at this node's warnings.
+                if !status.health.is_empty() && !peers {
                     let bound = self.opts.timeout.min(Duration::from_millis(500));
                     status.health_codes = api.health_codes(bound).await;
                 }

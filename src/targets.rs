@@ -166,10 +166,10 @@ pub async fn diagnose(target: &Target, opts: &Options) -> Result<Diagnosis, Stri
         Kind::Ssh(dest) => crate::engine::diagnose_ssh(dest, opts)
             .await
             .map_err(|e| e.to_string()),
-        Kind::Url(_) => Err(format!(
-            "{}: this build cannot diagnose this kind of target",
-            target.describe()
-        )),
+        Kind::Url(url) => {
+            crate::diagnosis::remote::parse_target(url).map_err(|e| e.to_string())?;
+            Ok(crate::engine::diagnose_url(url, opts).await)
+        }
     }
 }
 

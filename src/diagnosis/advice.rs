@@ -59,6 +59,9 @@ pub fn summary(cause: Cause, ev: &Evidence, p: &ProbePlan) -> String {
             "Tailscale is logged out: log in to use serve.".into()
         },
         NeedsApproval => "This machine is waiting for a tailnet admin to approve it.".into(),
+        // Worded by `super::remote`, from its own evidence; never the verdict of this chain.
+        PeerNotFound | NameUnresolved | DeviceDns | PeerOffline | PeerUnreachable | PeerNoCert
+        | PeerCertStuck | PeerCertInvalid | PeerBackendDown | PeerServeFailing => format!("{}.", cause.headline()),
         MagicdnsDisabled => "MagicDNS is off for the tailnet, and HTTPS certificates need it: turn on MagicDNS, then HTTPS certificates, in the admin console.".into(),
         HttpsDisabled => "HTTPS certificates are off for the tailnet, so serve cannot get a certificate and every HTTPS connection fails; enable them in the admin console.".into(),
         ServeNotConfigured => format!("Serve is not configured for {name}."),
@@ -241,7 +244,10 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&st
     // a node with no target, never a reason to rewire one that has.
     let port_arg = match p.backend_port_source {
         PortSource::Flag => format!(" --port {port}"),
-        PortSource::ConfigFile | PortSource::ServeConfig | PortSource::Default => String::new(),
+        PortSource::ConfigFile
+        | PortSource::ServeConfig
+        | PortSource::Default
+        | PortSource::Unseen => String::new(),
     };
     let serve_cfg = ev.serve_ok().cloned().unwrap_or_default();
     // The port a new HTTPS handler can take: 443 unless something tailscaled would not let
@@ -368,6 +374,8 @@ pub fn fixes(cause: Cause, ev: &Evidence, p: &ProbePlan, consent_url: Option<&st
             None,
             Some(ADMIN_MACHINES_URL),
         )],
+        PeerNotFound | NameUnresolved | DeviceDns | PeerOffline | PeerUnreachable | PeerNoCert
+        | PeerCertStuck | PeerCertInvalid | PeerBackendDown | PeerServeFailing => vec![],
         MagicdnsDisabled => vec![
             fix(
                 FixId::OpenAdminDns,

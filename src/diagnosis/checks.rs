@@ -307,88 +307,12 @@ pub fn checks(ev: &Evidence, p: &ProbePlan) -> Vec<Check> {
     let tls_ms = ev.tls.ms();
     match &ev.tls {
         Step::Done { value, .. } => {
-            match value {
-                TlsOutcome::Connect { tcp } => {
-                    push(CheckId::Listener, Fail, tcp_text(tcp, dial), tls_ms)
-                }
-                TlsOutcome::Failed { detail } => push(
-                    CheckId::Listener,
-                    Fail,
-                    format!("{dial} accepted but did not speak TLS: {detail}"),
-                    tls_ms,
-                ),
-                _ => push(CheckId::Listener, Pass, format!("{dial} accepted"), tls_ms),
-            }
+            let (status, detail) = listener_text(value, dial);
+            push(CheckId::Listener, status, detail, tls_ms);
             let name = p.dns_name.as_deref().unwrap_or("?");
-            match value {
-                TlsOutcome::Connect { .. } | TlsOutcome::Failed { .. } => {
-                    push(CheckId::TlsHandshake, Skip, "no TLS listener".into(), 0)
-                }
-                TlsOutcome::Established { version, cert, .. } => {
-                    let left = cert.not_after - ev.now;
-                    let detail = format!(
-                        "{version}, issued by {}, expires {} ({} days)",
-                        cert.issuer,
-                        cert.not_after.format("%Y-%m-%d"),
-                        left.num_days()
-                    );
-                    let status = if left < TimeDelta::days(EXPIRY_WARNING_DAYS) {
-                        Warn
-                    } else {
-                        Pass
-                    };
-                    push(CheckId::TlsHandshake, status, detail, tls_ms)
-                }
-                TlsOutcome::Stalled { after_ms } => push(
-                    CheckId::TlsHandshake,
-                    Fail,
-                    format!(
-                        "handshake for {name} stalled: no ServerHello within {}",
-                        secs(*after_ms)
-                    ),
-                    tls_ms,
-                ),
-                TlsOutcome::Alert { description, .. } => push(
-                    CheckId::TlsHandshake,
-                    Fail,
-                    format!(
-                        "server sent TLS alert {description} (curl: \"tlsv1 alert {}\")",
-                        description.replace('_', " ")
-                    ),
-                    tls_ms,
-                ),
-                TlsOutcome::CertRejected {
-                    problem,
-                    detail,
-                    cert,
-                } => {
-                    let what = match problem {
-                        CertProblem::Expired => "certificate expired",
-                        CertProblem::NotYetValid => "certificate not valid yet",
-                        CertProblem::WrongName => "certificate is for another name",
-                        CertProblem::UnknownIssuer => "certificate issuer not trusted",
-                        CertProblem::Revoked => "certificate revoked",
-                        CertProblem::Other => "certificate rejected",
-                    };
-                    let about = cert
-                        .as_ref()
-                        .map(|c| {
-                            format!(
-                                " [subject {}, names {}, issuer {}, valid until {}]",
-                                c.subject,
-                                c.dns_names.join(" "),
-                                c.issuer,
-                                c.not_after.format("%Y-%m-%d")
-                            )
-                        })
-                        .unwrap_or_default();
-                    push(
-                        CheckId::TlsHandshake,
-                        Fail,
-                        format!("{what}: {detail}{about}"),
-                        tls_ms,
-                    )
-                }
+            match handshake_text(value, name, ev.now) {
+                Some((status, detail)) => push(CheckId::TlsHandshake, status, detail, tls_ms),
+                None => push(CheckId::TlsHandshake, Skip, "no TLS listener".into(), 0),
             }
         }
         Step::Running => {
@@ -584,4 +508,85 @@ pub fn checks(ev: &Evidence, p: &ProbePlan) -> Vec<Check> {
         ),
     }
     out
+}
+
+/// The listener line, from the handshake probe that began with the TCP connect.
+pub(super) fn listener_text(value: &TlsOutcome, dial: &str) -> (CheckStatus, String) {
+    match value {
+        TlsOutcome::Connect { tcp } => (CheckStatus::Fail, tcp_text(tcp, dial)),
+        TlsOutcome::Failed { detail } => (
+            CheckStatus::Fail,
+            format!("{dial} accepted but did not speak TLS: {detail}"),
+        ),
+        _ => (CheckStatus::Pass, format!("{dial} accepted")),
+    }
+}
+
+/// The handshake line's status and evidence; `None` when no TLS listener answered (the TCP step
+/// failed, or the peer did not speak TLS): the listener line says that.
+pub(super) fn handshake_text(
+    value: &TlsOutcome,
+    name: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<(CheckStatus, String)> {
+    use CheckStatus::*;
+    Some(match value {
+        TlsOutcome::Connect { .. } | TlsOutcome::Failed { .. } => return None,
+        TlsOutcome::Established { version, cert, .. } => {
+            let left = cert.not_after - now;
+            let detail = format!(
+                "{version}, issued by {}, expires {} ({} days)",
+                cert.issuer,
+                cert.not_after.format("%Y-%m-%d"),
+                left.num_days()
+            );
+            let status = if left < TimeDelta::days(EXPIRY_WARNING_DAYS) {
+                Warn
+            } else {
+                Pass
+            };
+            (status, detail)
+        }
+        TlsOutcome::Stalled { after_ms } => (
+            Fail,
+            format!(
+                "handshake for {name} stalled: no ServerHello within {}",
+                secs(*after_ms)
+            ),
+        ),
+        TlsOutcome::Alert { description, .. } => (
+            Fail,
+            format!(
+                "server sent TLS alert {description} (curl: \"tlsv1 alert {}\")",
+                description.replace('_', " ")
+            ),
+        ),
+        TlsOutcome::CertRejected {
+            problem,
+            detail,
+            cert,
+        } => {
+            let what = match problem {
+                CertProblem::Expired => "certificate expired",
+                CertProblem::NotYetValid => "certificate not valid yet",
+                CertProblem::WrongName => "certificate is for another name",
+                CertProblem::UnknownIssuer => "certificate issuer not trusted",
+                CertProblem::Revoked => "certificate revoked",
+                CertProblem::Other => "certificate rejected",
+            };
+            let about = cert
+                .as_ref()
+                .map(|c| {
+                    format!(
+                        " [subject {}, names {}, issuer {}, valid until {}]",
+                        c.subject,
+                        c.dns_names.join(" "),
+                        c.issuer,
+                        c.not_after.format("%Y-%m-%d")
+                    )
+                })
+                .unwrap_or_default();
+            (Fail, format!("{what}: {detail}{about}"))
+        }
+    })
 }

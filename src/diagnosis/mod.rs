@@ -13,6 +13,8 @@ pub mod evidence;
 pub mod inuse;
 pub mod model;
 pub mod ratelimit;
+pub mod remote;
+mod remote_advice;
 pub mod rules;
 
 pub use evidence::{
@@ -110,6 +112,8 @@ fn settle(checks: &mut [Check], endpoints: &mut [endpoints::Report]) {
 
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod remote_tests;
 #[cfg(test)]
 mod shell_tests;
 #[cfg(test)]

@@ -54,6 +54,18 @@ stable_ids! {
         Stopped = "stopped",
         NeedsLogin = "needs_login",
         NeedsApproval = "needs_approval",
+        // From another device (`diagnose URL`): this device, the name, the peer, then what the
+        // serving node's answers say about it.
+        PeerNotFound = "peer_not_found",
+        NameUnresolved = "name_unresolved",
+        DeviceDns = "device_dns",
+        PeerOffline = "peer_offline",
+        PeerUnreachable = "peer_unreachable",
+        PeerNoCert = "peer_no_cert",
+        PeerCertStuck = "peer_cert_stuck",
+        PeerCertInvalid = "peer_cert_invalid",
+        PeerBackendDown = "peer_backend_down",
+        PeerServeFailing = "peer_serve_failing",
         MagicdnsDisabled = "magicdns_disabled",
         HttpsDisabled = "https_disabled",
         ServeConfigUnreadable = "serve_config_unreadable",
@@ -90,6 +102,16 @@ impl Cause {
             Stopped => "Tailscale is stopped",
             NeedsLogin => "Tailscale needs you to log in",
             NeedsApproval => "This machine awaits approval",
+            PeerNotFound => "Not a node of this tailnet",
+            NameUnresolved => "The name does not resolve here",
+            DeviceDns => "A DNS problem on this device",
+            PeerOffline => "That node is offline",
+            PeerUnreachable => "That node cannot be reached from here",
+            PeerNoCert => "That node can get no certificate",
+            PeerCertStuck => "Certificate issuance stuck on that node",
+            PeerCertInvalid => "That node's certificate is not valid here",
+            PeerBackendDown => "The app behind that node's serve is down",
+            PeerServeFailing => "Serve on that node is failing",
             MagicdnsDisabled => "MagicDNS is off for the tailnet",
             HttpsDisabled => "HTTPS certificates are off for the tailnet",
             ServeConfigUnreadable => "Serve config unreadable",
@@ -131,7 +153,9 @@ impl Cause {
             MagicdnsDisabled | HttpsDisabled | ServeNotConfigured | ServeNameMismatch
             | ServePlainHttp | ListenerUnreachable | CertNeedsControl | CertIssuanceFailing
             | CertInvalid | BackendDown | BackendNotResponding | BackendCertRejected
-            | ServeProxyFailing | EndpointFailing => Health::Red,
+            | ServeProxyFailing | EndpointFailing | PeerNotFound | NameUnresolved | DeviceDns
+            | PeerOffline | PeerUnreachable | PeerNoCert | PeerCertStuck | PeerCertInvalid
+            | PeerBackendDown | PeerServeFailing => Health::Red,
         }
     }
 }
@@ -142,6 +166,9 @@ stable_ids! {
         TailscaleCli = "tailscale_cli",
         Daemon = "daemon",
         LoggedIn = "logged_in",
+        Peer = "peer",
+        MagicdnsLookup = "magicdns_lookup",
+        SystemDns = "system_dns",
         Magicdns = "magicdns",
         HttpsCerts = "https_certs",
         ServeConfig = "serve_config",
@@ -155,12 +182,28 @@ stable_ids! {
     }
 }
 
+impl Check {
+    /// A line with its id's title.
+    pub fn new(id: CheckId, status: CheckStatus, detail: String, ms: u64) -> Check {
+        Check {
+            id,
+            title: id.title(),
+            status,
+            detail,
+            ms,
+        }
+    }
+}
+
 impl CheckId {
     pub fn title(self) -> &'static str {
         match self {
             CheckId::TailscaleCli => "Tailscale reachable",
             CheckId::Daemon => "Tailscale daemon answers",
             CheckId::LoggedIn => "Logged in and running",
+            CheckId::MagicdnsLookup => "Name resolves through MagicDNS",
+            CheckId::SystemDns => "Name resolves on this device",
+            CheckId::Peer => "Node in this netmap and online",
             CheckId::Magicdns => "MagicDNS on",
             CheckId::HttpsCerts => "HTTPS certificates on",
             CheckId::ServeConfig => "Serve configured for this node",
@@ -234,6 +277,9 @@ stable_ids! {
         SshTunnel = "ssh_tunnel",
         HttpFallback = "http_fallback",
         Funnel = "funnel",
+        DiagnoseThere = "diagnose_there",
+        FixDeviceDns = "fix_device_dns",
+        ClearBrowserCache = "clear_browser_cache",
     }
 }
 
@@ -279,6 +325,8 @@ pub enum PortSource {
     ConfigFile,
     ServeConfig,
     Default,
+    /// Diagnosed from another device: the backend is on the serving node, out of sight.
+    Unseen,
 }
 
 impl PortSource {
@@ -288,6 +336,7 @@ impl PortSource {
             PortSource::ConfigFile => "from the config file",
             PortSource::ServeConfig => "from the serve config",
             PortSource::Default => "default",
+            PortSource::Unseen => "not visible from another device",
         }
     }
 }

@@ -118,6 +118,9 @@ pub fn applies(cause: Cause, ev: &Evidence, p: &ProbePlan) -> Tri {
         NeedsApproval => st
             .is_some_and(|s| *state(s) == BackendState::NeedsMachineAuth)
             .into(),
+        // Only a diagnosis from another device names these (`super::remote`).
+        PeerNotFound | NameUnresolved | DeviceDns | PeerOffline | PeerUnreachable | PeerNoCert
+        | PeerCertStuck | PeerCertInvalid | PeerBackendDown | PeerServeFailing => Tri::No,
         MagicdnsDisabled => st
             .is_some_and(|s| {
                 s.cert_domains.is_empty()

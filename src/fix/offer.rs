@@ -30,12 +30,16 @@ pub fn write_action(id: FixId) -> Option<Action> {
         | FixId::ServeInsecureBackend
         | FixId::EditPolicy
         | FixId::CheckNetwork
-        | FixId::SshTunnel => None,
+        | FixId::SshTunnel
+        | FixId::DiagnoseThere
+        | FixId::FixDeviceDns
+        | FixId::ClearBrowserCache => None,
     }
 }
 
 /// Whether tailscaled answers and the node is up under `cause`, so the serve config can be
-/// changed at all.
+/// changed at all. A cause seen from another device is about a serve config on another node:
+/// nothing here is offered for it.
 pub fn serve_writable(cause: Cause) -> bool {
     !matches!(
         cause,
@@ -45,6 +49,16 @@ pub fn serve_writable(cause: Cause) -> bool {
             | Cause::Stopped
             | Cause::NeedsLogin
             | Cause::NeedsApproval
+            | Cause::PeerNotFound
+            | Cause::NameUnresolved
+            | Cause::DeviceDns
+            | Cause::PeerOffline
+            | Cause::PeerUnreachable
+            | Cause::PeerNoCert
+            | Cause::PeerCertStuck
+            | Cause::PeerCertInvalid
+            | Cause::PeerBackendDown
+            | Cause::PeerServeFailing
     )
 }
 

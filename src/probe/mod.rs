@@ -1,12 +1,13 @@
 //! Network evidence, no verdicts.
 //!
-//! This room dials things and writes down what happened: a TCP connect, a TLS handshake with the
-//! certificate that came back, one HTTP request. It never decides what an outcome *means* for the
-//! user; that is `diagnosis`'s job. Every function here is bounded by the timeout it is given and
-//! reports a stall as data (`Stalled`, `NoResponse`) instead of an error, because a stall is often
-//! the most telling evidence of all (tailscaled holds a handshake for up to 60 s while it fails to
-//! get a certificate).
+//! This room dials things and writes down what happened: a DNS question, a TCP connect, a TLS
+//! handshake with the certificate that came back, one HTTP request. It never decides what an
+//! outcome *means* for the user; that is `diagnosis`'s job. Every function here is bounded by the
+//! timeout it is given and reports a stall as data (`Stalled`, `NoResponse`) instead of an error,
+//! because a stall is often the most telling evidence of all (tailscaled holds a handshake for up
+//! to 60 s while it fails to get a certificate).
 
+pub mod dns;
 pub mod http;
 mod socks;
 pub mod tcp;
@@ -15,6 +16,7 @@ pub mod tls;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use dns::DnsOutcome;
 pub use http::{backend_get, http_get};
 pub use tcp::tcp_connect;
 pub use tls::{Trust, TrustError, tls_handshake};

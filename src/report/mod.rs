@@ -6,7 +6,7 @@ pub mod prometheus;
 
 use std::fmt::Write;
 
-use crate::diagnosis::{CheckStatus, Diagnosis, Health};
+use crate::diagnosis::{CheckStatus, Diagnosis, Health, PortSource};
 use crate::targets::TargetReport;
 
 fn health_word(h: Health) -> &'static str {
@@ -40,6 +40,14 @@ fn node_line(d: &Diagnosis) -> String {
         name.to_string()
     } else {
         format!("{name} ({})", parts.join(", "))
+    }
+}
+
+/// The backend port and where it came from; from another device it is out of sight.
+fn backend_port(d: &Diagnosis) -> String {
+    match d.backend_port_source {
+        PortSource::Unseen => "Backend: on the serving node, not visible from here".into(),
+        source => format!("Backend port {} ({})", d.backend_port, source.describe()),
     }
 }
 
@@ -110,9 +118,8 @@ pub fn text(d: &Diagnosis) -> String {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "Backend port {} ({}). Checked through {} in {} ms.",
-        d.backend_port,
-        d.backend_port_source.describe(),
+        "{}. Checked through {} in {} ms.",
+        backend_port(d),
         d.route,
         d.elapsed_ms
     );
@@ -151,9 +158,8 @@ pub fn markdown(d: &Diagnosis) -> String {
     }
     let _ = writeln!(
         s,
-        "Backend port: {} ({}); checked through {} in {} ms",
-        d.backend_port,
-        d.backend_port_source.describe(),
+        "{}; checked through {} in {} ms",
+        backend_port(d),
         cell(&d.route),
         d.elapsed_ms
     );

@@ -202,6 +202,16 @@ pub async fn status_on(exec: &Exec, cli: &Path, timeout: Duration) -> Result<Sta
     read(exec, cli, &STATUS_ARGS, timeout, Status::from_json).await
 }
 
+/// `tailscale status --json`: with the peers of this node's netmap, for a diagnosis of another
+/// node from here.
+pub async fn status_with_peers(
+    exec: &Exec,
+    cli: &Path,
+    timeout: Duration,
+) -> Result<Status, CliFailure> {
+    read(exec, cli, &["status", "--json"], timeout, Status::from_json).await
+}
+
 /// `tailscale serve status --json`, with the raw text kept for backups.
 pub async fn serve_config(
     cli: &Path,

@@ -106,6 +106,8 @@ pub trait Route: Send + Sync {
     /// For reports: "cli /usr/bin/tailscale (PATH)", "localapi unix:/var/run/… (default socket)".
     fn describe(&self) -> String;
     fn status(&self) -> impl Future<Output = Result<Status, CliFailure>> + Send;
+    /// The status with the peers of this node's netmap (`Status::peer`).
+    fn status_with_peers(&self) -> impl Future<Output = Result<Status, CliFailure>> + Send;
     fn serve_config(&self) -> impl Future<Output = Result<ServeRead, CliFailure>> + Send;
     /// How `w` is shown to the user: the exact command, or the request and what it changes.
     fn show(&self, w: &Write) -> String;
@@ -201,6 +203,10 @@ impl Route for CliRoute {
 
     async fn status(&self) -> Result<Status, CliFailure> {
         super::status_on(&self.exec, &self.cli, self.timeout).await
+    }
+
+    async fn status_with_peers(&self) -> Result<Status, CliFailure> {
+        super::status_with_peers(&self.exec, &self.cli, self.timeout).await
     }
 
     async fn serve_config(&self) -> Result<ServeRead, CliFailure> {
@@ -318,6 +324,10 @@ impl Route for ApiRoute {
         self.api.status().await.map_err(api_failure)
     }
 
+    async fn status_with_peers(&self) -> Result<Status, CliFailure> {
+        self.api.status_with_peers().await.map_err(api_failure)
+    }
+
     async fn serve_config(&self) -> Result<ServeRead, CliFailure> {
         let (config, raw, etag) = self.api.serve_config().await.map_err(api_failure)?;
         Ok(ServeRead { config, raw, etag })
@@ -414,6 +424,14 @@ impl Route for AnyRoute {
             AnyRoute::Cli(r) => r.status().await,
             AnyRoute::Api(r) => r.status().await,
             AnyRoute::Ssh(r) => r.cli.status().await,
+        }
+    }
+
+    async fn status_with_peers(&self) -> Result<Status, CliFailure> {
+        match self {
+            AnyRoute::Cli(r) => r.status_with_peers().await,
+            AnyRoute::Api(r) => r.status_with_peers().await,
+            AnyRoute::Ssh(r) => r.cli.status_with_peers().await,
         }
     }
 

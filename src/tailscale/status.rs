@@ -1,4 +1,5 @@
-//! Tolerant serde model of `tailscale status --json --peers=false` (`ipnstate.Status`).
+//! Tolerant serde model of `tailscale status --json` (`ipnstate.Status`), with or without its
+//! peers (`--peers=false`).
 //!
 //! Real output varies a lot across versions and states: lists print as `null`, 2021-era daemons
 //! lack half the fields, newer ones add fields we do not know, `Capabilities` became `CapMap` in
@@ -33,6 +34,10 @@ pub struct Status {
     pub tailscale_ips: Vec<String>,
     #[serde(default, rename = "Self")]
     pub self_node: Option<PeerStatus>,
+    /// The other nodes of this node's netmap, by public key; empty when read with
+    /// `--peers=false`.
+    #[serde(default, deserialize_with = "nullable")]
+    pub peer: BTreeMap<String, PeerStatus>,
     #[serde(default, deserialize_with = "nullable")]
     pub health: Vec<String>,
     #[serde(default, rename = "MagicDNSSuffix", deserialize_with = "nullable")]
@@ -158,7 +163,8 @@ pub struct PeerStatus {
     pub os: String,
     #[serde(default, rename = "TailscaleIPs", deserialize_with = "nullable")]
     pub tailscale_ips: Vec<String>,
-    /// For Self: whether a control poll is active (not peer reachability).
+    /// For Self: whether a control poll is active (not peer reachability). For a peer: whether
+    /// control says it is connected.
     #[serde(default)]
     pub online: Option<bool>,
     /// Before 1.50 (and deprecated since): a list of capability strings.
@@ -171,6 +177,20 @@ pub struct PeerStatus {
     pub key_expiry: String,
     #[serde(default)]
     pub expired: Option<bool>,
+}
+
+impl PeerStatus {
+    /// `DNSName` without its trailing dot.
+    pub fn name(&self) -> &str {
+        self.dns_name.trim_end_matches('.')
+    }
+
+    /// `host` is lowercase, without a trailing dot.
+    fn is_named(&self, host: &str) -> bool {
+        let name = self.name().to_ascii_lowercase();
+        (!name.is_empty() && (name == host || name.split('.').next() == Some(host)))
+            || self.tailscale_ips.iter().any(|ip| ip == host)
+    }
 }
 
 impl Status {
@@ -209,6 +229,17 @@ impl Status {
         .find(|s| !s.is_empty())
     }
 
+    /// The node of this netmap (a peer, or this node itself) that `host` names: its full DNS
+    /// name, its first label (what a MagicDNS search domain completes), or one of its Tailscale
+    /// IPs. Case and a trailing dot do not matter, as in DNS.
+    pub fn find_node(&self, host: &str) -> Option<&PeerStatus> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.peer
+            .values()
+            .chain(self.self_node.as_ref())
+            .find(|p| p.is_named(&host))
+    }
+
     /// Whether the self node holds capability `cap`, in either the old list or the new map.
     pub fn has_cap(&self, cap: &str) -> bool {
         self.self_node
@@ -236,6 +267,36 @@ mod tests {
         assert!(!s.has_cap("funnel"));
         assert_eq!(s.tailnet(), None);
         assert_eq!(s.ips(), ["100.1.2.3"]);
+    }
+
+    #[test]
+    fn peers_are_found_by_full_name_first_label_or_ip() {
+        let s = Status::from_json(
+            br#"{"Self":{"DNSName":"phone.tail1.ts.net.","TailscaleIPs":["100.64.0.2"]},
+                 "Peer":{"nodekey:1":{"DNSName":"Server.tail1.ts.net.","Online":true,
+                         "TailscaleIPs":["100.64.0.1","fd7a:115c:a1e0::1"],"Future":[]},
+                         "nodekey:2":{"DNSName":"","TailscaleIPs":null}}}"#,
+        )
+        .unwrap();
+        for host in [
+            "server.tail1.ts.net",
+            "SERVER.tail1.ts.net.",
+            "server",
+            "100.64.0.1",
+        ] {
+            let p = s.find_node(host).unwrap_or_else(|| panic!("{host}"));
+            assert_eq!(p.name(), "Server.tail1.ts.net");
+            assert_eq!(p.online, Some(true));
+        }
+        assert_eq!(
+            s.find_node("phone").map(|p| p.name()),
+            Some("phone.tail1.ts.net")
+        );
+        assert!(s.find_node("laptop").is_none());
+        assert!(s.find_node("").is_none());
+        assert!(s.find_node("tail1.ts.net").is_none());
+        let none = Status::from_json(br#"{"Peer":null}"#).unwrap();
+        assert!(none.peer.is_empty());
     }
 
     #[test]

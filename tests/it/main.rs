@@ -11,6 +11,7 @@ mod monitoring;
 mod packaging;
 mod probe;
 mod readme;
+mod remote;
 mod route;
 mod ssh;
 mod targets;

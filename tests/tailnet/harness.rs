@@ -442,6 +442,7 @@ impl Bench {
     /// [`Bench::serve_doctor`] with more environment variables.
     pub fn serve_doctor_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut c = self.in_ns("timeout");
+        c.envs(env.iter().copied());
         c.arg("120")
             .arg(env!("CARGO_BIN_EXE_serve-doctor"))
             .args(args)

@@ -8,4 +8,5 @@ mod harness;
 mod diagnose;
 mod endpoints;
 mod fix;
+mod remote;
 mod ssh;

@@ -231,7 +231,15 @@ impl LocalApi {
     /// `GET /localapi/v0/status?peers=false`: the same Status as `tailscale status --json
     /// --peers=false`.
     pub async fn status(&self) -> Result<Status, LocalApiError> {
-        let path = "/localapi/v0/status?peers=false";
+        self.status_at("/localapi/v0/status?peers=false").await
+    }
+
+    /// `GET /localapi/v0/status`: with the peers of this node's netmap.
+    pub async fn status_with_peers(&self) -> Result<Status, LocalApiError> {
+        self.status_at("/localapi/v0/status").await
+    }
+
+    async fn status_at(&self, path: &str) -> Result<Status, LocalApiError> {
         let body = self.call(Method::GET, path, Bytes::new(), None).await?.1;
         Status::from_json(&body).map_err(|e| bad_json(path, &body, &e))
     }

@@ -1,0 +1,163 @@
+//! A diagnosis from another device: `serve-doctor diagnose https://name.tailnet.ts.net/` run on
+//! any node of the tailnet, looking at that node's serve from here.
+//!
+//! This node's tailscaled is read (with its peers) the way the engine reads it for a local
+//! diagnosis; then the name is asked of MagicDNS and of the system resolver while the handshake
+//! with the node's Tailscale IP runs (directly, or through `--socks5`), and one request goes
+//! through serve once the handshake worked. Every step is bounded by `--timeout`; the reading is
+//! `diagnosis::remote`'s.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::diagnosis::remote::{self, Evidence};
+use crate::diagnosis::{Diagnosis, Step};
+use crate::probe::{self, DnsOutcome, HttpOutcome, TlsOutcome, dns};
+use crate::tailscale::route::{CliRoute, Route};
+
+use super::{Engine, Options, ms_since};
+
+/// Where MagicDNS is asked, `HOST:PORT` (tests stand a DNS server of their own in for
+/// tailscaled's at 100.100.100.100). Not a user setting: on a real node the answer that matters
+/// is tailscaled's own.
+pub const MAGICDNS_ENV: &str = "SERVE_DOCTOR_MAGICDNS";
+
+/// The one a resolver that does not answer may cost: the handshake runs meanwhile, and the
+/// name is usually answered from a cache in milliseconds.
+const DNS_BOUND: Duration = Duration::from_secs(2);
+
+fn magicdns_server() -> SocketAddr {
+    std::env::var(MAGICDNS_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(dns::MAGICDNS)
+}
+
+/// Diagnoses the serve behind `url` (or a node's name) from this device.
+pub async fn diagnose_url(url: &str, opts: &Options) -> Diagnosis {
+    match Engine::new(opts.clone()) {
+        Ok(engine) => engine.diagnose_url(url).await,
+        Err(e) => {
+            let ev = Evidence::new(
+                chrono::Utc::now(),
+                url,
+                opts.socks5.clone(),
+                magicdns_server(),
+            );
+            remote::assemble(&ev, format!("none ({e})"), 0)
+        }
+    }
+}
+
+impl Engine {
+    /// [`diagnose_url`] with this engine's trust store and cached discovery.
+    pub async fn diagnose_url(&self, url: &str) -> Diagnosis {
+        let start = Instant::now();
+        let t = self.opts.timeout;
+        let mut ev = Evidence::new(
+            chrono::Utc::now(),
+            url,
+            self.opts.socks5.clone(),
+            magicdns_server(),
+        );
+        let done = |ev: &Evidence, route: String| remote::assemble(ev, route, ms_since(start));
+        if ev.target.is_err() {
+            return done(&ev, "none (nothing to diagnose)".into());
+        }
+        let (route, status, ms) = match self.api_status(true).await {
+            Some((api, _, status, ms)) => (api.describe(), status, ms),
+            None => match self.locate() {
+                Ok(l) => {
+                    let cli = CliRoute::new(&l.path, l.source.describe(), t);
+                    let s = Instant::now();
+                    let status = cli.status_with_peers().await;
+                    (cli.describe(), status, ms_since(s))
+                }
+                Err(_) => {
+                    ev.no_tailscale = true;
+                    return done(&ev, "none (no LocalAPI, no CLI)".into());
+                }
+            },
+        };
+        ev.status = Step::Done { value: status, ms };
+        if !ev.running() {
+            return done(&ev, route);
+        }
+        // A node found by its name is dialed while the resolvers are asked; one that only a
+        // resolver's address can identify waits for them.
+        if ev.peer().is_some() {
+            let (names, probes) = tokio::join!(self.lookups(&ev), self.probes(&ev));
+            (ev.magicdns, ev.system) = names;
+            (ev.tls, ev.request) = probes;
+        } else {
+            (ev.magicdns, ev.system) = self.lookups(&ev).await;
+            (ev.tls, ev.request) = self.probes(&ev).await;
+        }
+        done(&ev, route)
+    }
+
+    /// MagicDNS and the system resolver, each asked for the name (none for an address).
+    async fn lookups(&self, ev: &Evidence) -> (Step<DnsOutcome>, Step<DnsOutcome>) {
+        let bound = self.opts.timeout.min(DNS_BOUND);
+        let asked = |name: Option<String>, system: bool| async move {
+            let Some(name) = name else {
+                return Step::NotStarted;
+            };
+            let s = Instant::now();
+            let value = match system {
+                true => dns::system(&name, bound).await,
+                false => dns::query(ev.magicdns_server, &name, bound).await,
+            };
+            Step::Done {
+                value,
+                ms: ms_since(s),
+            }
+        };
+        let host = ev.target.as_ref().ok().filter(|t| !t.is_ip());
+        tokio::join!(
+            asked(ev.lookup_name(), false),
+            asked(host.map(|t| t.host.clone()), true)
+        )
+    }
+
+    /// The handshake with the node's Tailscale IP and, once it worked, one request through
+    /// serve: each failed handshake makes the serving tailscaled try issuance again, so there is
+    /// no second one.
+    async fn probes(&self, ev: &Evidence) -> (Step<TlsOutcome>, Step<HttpOutcome>) {
+        let (Some(dial), Some(sni), Ok(target)) = (ev.dial(), ev.server_name(), &ev.target) else {
+            return (Step::NotStarted, Step::NotStarted);
+        };
+        if !ev.dialable() {
+            return (Step::NotStarted, Step::NotStarted);
+        }
+        let (t, via, trust) = (self.opts.timeout, self.tailnet_via(), &self.trust);
+        let s = Instant::now();
+        let tls = probe::tls_handshake(&dial, &via, &sni, trust, t).await;
+        let tls_ms = ms_since(s);
+        if !matches!(tls, TlsOutcome::Established { .. }) {
+            return (
+                Step::Done {
+                    value: tls,
+                    ms: tls_ms,
+                },
+                Step::NotStarted,
+            );
+        }
+        let host = match target.port {
+            443 => sni.clone(),
+            p => format!("{sni}:{p}"),
+        };
+        let s = Instant::now();
+        let value = probe::http_get(&dial, &via, &host, &target.path, Some((&sni, trust)), t).await;
+        (
+            Step::Done {
+                value: tls,
+                ms: tls_ms,
+            },
+            Step::Done {
+                value,
+                ms: ms_since(s),
+            },
+        )
+    }
+}
