@@ -84,3 +84,46 @@ fn exit_codes_are_documented_with_their_numbers() {
         assert!(place.contains(&want), "README lacks {want:?} for {exit:?}");
     }
 }
+
+/// docs/report.schema.json lists exactly the codes the code has, so a new cause, check or fix
+/// cannot make every report invalid (or the schema silently incomplete).
+#[test]
+fn the_report_schema_lists_every_code() {
+    use serve_doctor::diagnosis::FixId;
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/report.schema.json"
+    ))
+    .unwrap();
+    let s: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect()
+    };
+    let p = &s["properties"];
+    assert_eq!(
+        list(&p["cause"]["enum"]),
+        Cause::ALL
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        list(&p["checks"]["items"]["properties"]["id"]["enum"]),
+        CheckId::ALL
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        list(&p["fixes"]["items"]["properties"]["id"]["enum"]),
+        FixId::ALL
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(p["schema"]["const"], serve_doctor::diagnosis::REPORT_SCHEMA);
+}

@@ -67,6 +67,7 @@ async fn diagnose_all_reports_one_entry_per_target_with_the_worst_exit() {
     let o = serve_doctor(&sc, &args).await;
     let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
     assert_eq!(o.status.code(), Some(0), "{v:#}");
+    crate::support::schema::check(&v);
     assert_eq!(v["health"], "green");
     assert_eq!(v["targets"][0]["name"], "local");
     assert_eq!(v["targets"][0]["diagnosis"]["cause"], "healthy");

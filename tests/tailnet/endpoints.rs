@@ -1,6 +1,7 @@
 //! Every endpoint of a real serve config on the real daemon: several ports and mounts, a TCP
 //! forward, Funnel; and an `https://` backend serve refuses for its certificate.
 
+use std::path::Path;
 use std::process::{Child, Stdio};
 
 use serde_json::json;
@@ -201,7 +202,7 @@ l.bind(("127.0.0.1", 0))
 l.listen()
 print(l.getsockname()[1], flush=True)
 def handle(c):
-    p = subprocess.Popen(["ip", "netns", "exec", ns, "python3", "-c", pump],
+    p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", pump],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     def up():
         while True:
@@ -230,7 +231,13 @@ struct Relay(Child, u16);
 impl Relay {
     fn start(b: &Bench, host: &str, port: u16) -> Relay {
         use std::io::BufRead;
-        let mut child = std::process::Command::new("python3")
+        // The system's Python, not a version-manager shim: one starts per relayed connection.
+        let python = if Path::new("/usr/bin/python3").exists() {
+            "/usr/bin/python3"
+        } else {
+            "python3"
+        };
+        let mut child = std::process::Command::new(python)
             .args(["-c", RELAY, b.ns(), host, &port.to_string()])
             .stdout(Stdio::piped())
             .spawn()
@@ -281,7 +288,15 @@ fn serve_answers_502_for_a_backend_only_this_machine_reaches() {
         .arg(b.socket(SERVER))
         .arg("--ca-file")
         .arg(b.pebble_root())
-        .args(["--connect", &format!("127.0.0.1:{}", relay.1), "--full"])
+        // Each connection through the relay starts a Python in the namespace: give the
+        // handshake time for that on a busy machine.
+        .args([
+            "--connect",
+            &format!("127.0.0.1:{}", relay.1),
+            "--full",
+            "--timeout",
+            "20",
+        ])
         .env("HOME", b.node_dir(SERVER).join("home-outside"))
         .output()
         .unwrap();

@@ -13,6 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::schema;
 use serde_json::Value;
 
 pub const SERVER: &str = "server";
@@ -496,6 +497,7 @@ impl Bench {
                 String::from_utf8_lossy(&out.stderr)
             )
         });
+        schema::check(&v);
         (out.status.code().unwrap_or(-1), v)
     }
 

@@ -4,6 +4,8 @@
 //! seen there.
 
 mod harness;
+#[path = "../it/support/schema.rs"]
+mod schema;
 
 mod diagnose;
 mod endpoints;

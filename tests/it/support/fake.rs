@@ -170,6 +170,7 @@ pub async fn diagnose_json(sc: &Scenario, extra: &[&str]) -> (i32, Value) {
             String::from_utf8_lossy(&out.stderr)
         )
     });
+    crate::support::schema::check(&v);
     (out.status.code().unwrap_or(-1), v)
 }
 

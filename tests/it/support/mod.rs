@@ -3,4 +3,5 @@
 
 pub mod fake;
 pub mod localapi;
+pub mod schema;
 pub mod tls;
