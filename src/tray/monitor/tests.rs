@@ -268,6 +268,20 @@ async fn settle(m: &mut Mon, rx: &mut mpsc::UnboundedReceiver<others::Done>) {
     }
 }
 
+/// This node answering `local` in turn, and the targets `names` in the config file answering as
+/// `remote` says; the results channel taken the way the loop takes it.
+fn with_targets(
+    dir: &std::path::Path,
+    names: &[&str],
+    local: Vec<Cause>,
+    remote: &Remote,
+) -> (Mon, Sink, mpsc::UnboundedReceiver<others::Done>) {
+    write_targets(dir, names);
+    let (mut m, sink, _) = setup_with(local, remote.clone(), dir);
+    let rx = m.others.take_results().unwrap();
+    (m, sink, rx)
+}
+
 fn names_and_health(v: &View) -> Vec<(String, Option<Health>)> {
     v.targets
         .iter()
@@ -278,12 +292,10 @@ fn names_and_health(v: &View) -> Vec<(String, Option<Health>)> {
 #[tokio::test(start_paused = true)]
 async fn the_icon_shows_the_worst_target_and_follows_it_back_to_green() {
     let dir = tempfile::tempdir().unwrap();
-    write_targets(dir.path(), &["laptop", "site"]);
     let remote = Remote::default();
     remote.cause("laptop", Cause::HttpsDisabled);
     remote.cause("site", Cause::Healthy);
-    let (mut m, sink, _) = setup_with(vec![], remote.clone(), dir.path());
-    let mut rx = m.others.take_results().unwrap();
+    let (mut m, sink, mut rx) = with_targets(dir.path(), &["laptop", "site"], vec![], &remote);
 
     m.run_once().await;
     settle(&mut m, &mut rx).await;
@@ -314,13 +326,16 @@ async fn the_icon_shows_the_worst_target_and_follows_it_back_to_green() {
 #[tokio::test(start_paused = true)]
 async fn a_slow_target_never_holds_up_this_nodes_result_and_is_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    write_targets(dir.path(), &["slow", "quick1", "quick2"]);
     let remote = Remote::default();
     remote.answer("slow", Ok(diag(Cause::Healthy)), Duration::from_secs(3600));
     remote.answer("quick1", Ok(diag(Cause::Healthy)), Duration::from_secs(1));
     remote.answer("quick2", Ok(diag(Cause::Healthy)), Duration::from_secs(1));
-    let (mut m, sink, _) = setup_with(vec![Cause::BackendDown], remote.clone(), dir.path());
-    let mut rx = m.others.take_results().unwrap();
+    let (mut m, sink, mut rx) = with_targets(
+        dir.path(),
+        &["slow", "quick1", "quick2"],
+        vec![Cause::BackendDown],
+        &remote,
+    );
     let t0 = Instant::now();
 
     m.run_once().await;
@@ -355,12 +370,10 @@ async fn a_slow_target_never_holds_up_this_nodes_result_and_is_bounded() {
 #[tokio::test(start_paused = true)]
 async fn a_target_removed_from_the_config_file_disappears_and_an_added_one_runs_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    write_targets(dir.path(), &["laptop", "site"]);
     let remote = Remote::default();
     remote.cause("laptop", Cause::HttpsDisabled);
     remote.answer("site", Ok(diag(Cause::Healthy)), Duration::from_secs(2));
-    let (mut m, sink, _) = setup_with(vec![], remote.clone(), dir.path());
-    let mut rx = m.others.take_results().unwrap();
+    let (mut m, sink, mut rx) = with_targets(dir.path(), &["laptop", "site"], vec![], &remote);
     m.run_once().await;
     // laptop answers; site is still running when `serve-doctor targets remove` edits the file.
     let done = rx.recv().await.unwrap();
@@ -394,11 +407,9 @@ async fn a_target_removed_from_the_config_file_disappears_and_an_added_one_runs_
 #[tokio::test(start_paused = true)]
 async fn diagnose_now_for_one_target_shows_it_checking_and_rechecks_a_blip_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    write_targets(dir.path(), &["laptop"]);
     let remote = Remote::default();
     remote.cause("laptop", Cause::Healthy);
-    let (mut m, sink, _) = setup_with(vec![], remote.clone(), dir.path());
-    let mut rx = m.others.take_results().unwrap();
+    let (mut m, sink, mut rx) = with_targets(dir.path(), &["laptop"], vec![], &remote);
     m.run_once().await;
     settle(&mut m, &mut rx).await;
 
