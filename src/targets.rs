@@ -231,15 +231,19 @@ pub async fn diagnose_all(targets: &[Target], opts: &Options) -> Vec<TargetRepor
 /// The worst health of several (gray counts as worse than green but better than red: a target
 /// that cannot be checked is not a broken one).
 pub fn worst(reports: &[TargetReport]) -> Health {
+    worst_of(reports.iter().map(TargetReport::health))
+}
+
+/// The worst of these healths by the same order as [`worst`]; green when there are none.
+pub fn worst_of(healths: impl IntoIterator<Item = Health>) -> Health {
     let rank = |h: Health| match h {
         Health::Green => 0,
         Health::Gray => 1,
         Health::Yellow => 2,
         Health::Red => 3,
     };
-    reports
-        .iter()
-        .map(TargetReport::health)
+    healths
+        .into_iter()
         .max_by_key(|h| rank(*h))
         .unwrap_or(Health::Green)
 }

@@ -128,6 +128,7 @@ pub fn run<D: Diagnoser + 'static>(setup: Setup<D>) -> ! {
         _instance: setup.instance,
         look: None,
         tooltip: String::new(),
+        menu_logged: String::new(),
         icon_dir: setup.icon_dir,
         started: setup.started,
     };
@@ -260,6 +261,8 @@ struct App {
     /// writes a PNG file).
     look: Option<(Look, Style)>,
     tooltip: String,
+    /// The menu's top level as last logged.
+    menu_logged: String,
     icon_dir: Option<PathBuf>,
     started: Instant,
 }
@@ -274,7 +277,7 @@ impl App {
 
     fn wanted_look(&self) -> (Look, Style) {
         (
-            icons::look_for(self.view.health, self.view.checking),
+            icons::look_for(self.view.worst(), self.view.checking),
             self.style(),
         )
     }
@@ -328,10 +331,18 @@ impl App {
             Err(e) => log::warn!("{e:#}"),
         }
         // The tooltip shows on macOS (and Windows); tray-icon ignores it on Linux.
-        let tip = match &self.view.diagnosis {
+        let mut tip = match &self.view.diagnosis {
             Some(d) if self.view.health.is_some() => format!("Serve Doctor: {}", d.summary),
             _ => "Serve Doctor: checking…".to_string(),
         };
+        // The icon may be showing another target's colour: say which.
+        for t in &self.view.targets {
+            if t.health()
+                .is_some_and(|h| h != crate::diagnosis::Health::Green)
+            {
+                tip.push_str(&format!("\n{}: {}", t.target.name, t.headline()));
+            }
+        }
         if tip != self.tooltip {
             let _ = tray.set_tooltip(Some(&tip));
             self.tooltip = tip;
@@ -368,6 +379,17 @@ impl App {
         // Always sync, even when the model is unchanged: GTK and AppKit toggle a check item on
         // click, and a refused setting must be un-ticked again. Syncing an equal model only
         // compares.
+        // The top level's labels, logged when they change: the e2e tests read the menu here.
+        let top = model
+            .items
+            .iter()
+            .filter_map(menu::Node::label)
+            .collect::<Vec<_>>()
+            .join(" | ");
+        if top != self.menu_logged {
+            log::debug!("menu shows: {top}");
+            self.menu_logged = top;
+        }
         let created = self.rendered.apply(model);
         if created > 0 {
             log::debug!("menu updated ({created} items created)");
@@ -430,15 +452,30 @@ impl App {
                 Err(e) => self.say(format!("Could not copy the {what}: {e}")),
             },
             UiAction::CopyReport => {
-                if let Some(d) = &self.view.diagnosis {
-                    let text = crate::report::markdown(d);
-                    match self.copy(&text) {
-                        Ok(()) => self.say("Copied the report (Markdown)"),
-                        Err(e) => self.say(format!("Could not copy the report: {e}")),
-                    }
-                }
+                let text = self.view.diagnosis.as_ref().map(crate::report::markdown);
+                self.copy_report(text, "the report");
+            }
+            UiAction::CopyTargetReport(name) => {
+                let text = self
+                    .view
+                    .targets
+                    .iter()
+                    .find(|t| t.target.name == name)
+                    .and_then(|t| t.diagnosis())
+                    .map(crate::report::markdown);
+                self.copy_report(text, &format!("{name}'s report"));
             }
             UiAction::Quit => self.quit(control_flow),
+        }
+    }
+
+    /// Puts a report on the clipboard; `None` (its diagnosis went away since the menu was
+    /// built) does nothing.
+    fn copy_report(&mut self, text: Option<String>, what: &str) {
+        let Some(text) = text else { return };
+        match self.copy(&text) {
+            Ok(()) => self.say(format!("Copied {what} (Markdown)")),
+            Err(e) => self.say(format!("Could not copy {what}: {e}")),
         }
     }
 

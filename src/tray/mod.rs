@@ -7,6 +7,8 @@
 //! - [`bus`]: the IPN bus watcher that tells the monitor when tailscaled announces a change.
 //! - [`monitor`]: the async loop that runs diagnoses on that schedule and owns everything that
 //!   may block (config and history files, notifications, the browser).
+//! - [`others`]: the other configured targets (remote nodes, URLs), each run as a task of its
+//!   own for the monitor.
 //! - [`actions`]: the write actions (plan, confirm, run) and the desktop settings: the UI
 //!   thread's steps through that flow, and the worker task that carries them out.
 //! - [`view`]: the plain data those two produce and the menu reads, and what a click asks of
@@ -28,6 +30,7 @@ pub mod history;
 pub mod icons;
 pub mod menu;
 pub mod monitor;
+pub mod others;
 mod render;
 pub mod state;
 pub mod view;
@@ -108,8 +111,9 @@ pub fn run(overrides: Overrides) -> anyhow::Result<ExitCode> {
         data_dir: dirs.as_ref().map(|d| d.data.clone()),
     };
     let history_entries = hist.entries().to_vec();
+    let targets = others::EngineTargets::new(overrides.clone(), &loaded.config);
     let make: app::MakeMonitor<monitor::EngineDiagnoser> =
-        Box::new(move |ui| monitor::Monitor::new(diag, ui, loaded, hist, overrides));
+        Box::new(move |ui| monitor::Monitor::new(diag, targets, ui, loaded, hist, overrides));
     app::run(app::Setup {
         monitor: make,
         settings,

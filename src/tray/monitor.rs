@@ -9,6 +9,12 @@
 //! state machine, which turns them into debounced runs and slows the poll to a safety net.
 //! Nothing here spawns a process while idle: the bus is one open connection, the poll on that
 //! route is HTTP, and notifications go out only when the health changes.
+//!
+//! The other configured targets ([`others`]) are diagnosed alongside this node by the runs the
+//! user or the clock asks for (startup, poll, "Diagnose now", the bus), each as a task of its
+//! own: this node's result goes to the UI as soon as it is there, theirs as they come. The
+//! config file is looked at every [`CONFIG_CHECK`] (one `stat`), so `serve-doctor targets add`
+//! shows in the menu within seconds even while the bus has slowed the poll.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -22,8 +28,12 @@ use crate::engine::Engine;
 use crate::settings::{self, Overrides, Settings};
 use crate::tray::bus;
 use crate::tray::history::{Entry, History};
-use crate::tray::state::Machine;
-use crate::tray::view::{MonitorCmd, SettingsView, View, Wall};
+use crate::tray::others::{self, EngineTargets, Others, TargetDiagnoser};
+use crate::tray::state::{Machine, Notice, RunKind};
+use crate::tray::view::{MonitorCmd, SettingsView, TargetView, View, Wall};
+
+/// How often the config file is checked for edits between runs.
+pub const CONFIG_CHECK: Duration = Duration::from_secs(5);
 
 /// From the monitor to the UI. Plain data only: the UI thread owns every GUI object.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,10 +100,12 @@ impl Diagnoser for EngineDiagnoser {
 }
 
 /// The monitor's state outside the pure machine.
-pub struct Monitor<D, U> {
+pub struct Monitor<D, U, T = EngineTargets> {
     diag: D,
     ui: U,
     machine: Machine,
+    /// The other targets and their runs.
+    others: Others<T>,
     history: History,
     loaded: Loaded,
     /// The file's modification time when we last read or wrote it, to notice edits.
@@ -116,14 +128,15 @@ fn wall_now() -> Wall {
     chrono::Local::now().fixed_offset()
 }
 
-impl<D: Diagnoser, U: Ui> Monitor<D, U> {
+impl<D: Diagnoser, U: Ui, T: TargetDiagnoser> Monitor<D, U, T> {
     pub fn new(
         diag: D,
+        targets: T,
         ui: U,
         loaded: Loaded,
         history: History,
         overrides: Overrides,
-    ) -> Monitor<D, U> {
+    ) -> Monitor<D, U, T> {
         let s = settings::resolve(&overrides, &loaded.config);
         let now = Instant::now();
         let interval = Duration::from_secs(s.interval_secs);
@@ -138,6 +151,7 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
             diag,
             ui,
             machine,
+            others: Others::new(targets, &loaded.config),
             history,
             mtime: mtime(&loaded.path),
             loaded,
@@ -153,15 +167,27 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
         settings_view(&self.loaded, &self.overrides)
     }
 
+    /// What the UI shows: this node's machine, and the other targets.
+    fn view(&self) -> View {
+        compose(&self.machine, self.others.views())
+    }
+
+    fn send_view(&self) {
+        self.ui.send(UiMsg::View(Box::new(self.view())));
+    }
+
     /// Runs until the command channel closes (the UI is gone).
     pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<MonitorCmd>) {
         self.ui.send(UiMsg::Settings(self.settings()));
         self.ui
             .send(UiMsg::History(self.history.entries().to_vec()));
-        self.ui.send(UiMsg::View(Box::new(self.machine.view())));
+        self.send_view();
         self.follow_bus();
-        // Taken out of `self` so the select can borrow it next to `&mut self` in the handlers.
+        // Taken out of `self` so the select can borrow them next to `&mut self` in the handlers.
         let mut bus_rx = self.bus_rx.take();
+        let mut target_rx = self.others.take_results();
+        let mut config_check = tokio::time::interval(CONFIG_CHECK);
+        config_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let (due, _) = self.machine.next();
             tokio::select! {
@@ -171,10 +197,28 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
                     Some(c) => self.command(c),
                     None => break,
                 },
-                Some(ev) = recv_bus(&mut bus_rx) => self.bus_event(ev),
+                Some(ev) = recv(&mut bus_rx) => self.bus_event(ev),
+                Some(done) = recv(&mut target_rx) => self.target_done(done),
                 _ = tokio::time::sleep_until(due) => self.run_once().await,
+                _ = config_check.tick() => self.config_check(),
             }
         }
+    }
+
+    /// Between runs: picks up an edited config file, and runs the targets it added at once.
+    fn config_check(&mut self) {
+        if self.reload_if_changed() {
+            self.others.start_new();
+            self.send_view();
+        }
+    }
+
+    /// Another target's run came back.
+    fn target_done(&mut self, done: others::Done) {
+        if let Some(n) = self.others.finished(done) {
+            self.notify(n);
+        }
+        self.send_view();
     }
 
     /// Starts, restarts or stops the bus watcher to match the diagnoser's route.
@@ -208,21 +252,30 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
 
     /// One diagnosis, start to finish.
     pub async fn run_once(&mut self) {
-        self.reload_if_changed();
+        let added = self.reload_if_changed();
         let (_, kind) = self.machine.next();
         self.machine.started(kind);
         let view = self.machine.view();
+        // The re-checks (debounce, watching the admin console) are about this node only.
+        if !matches!(kind, RunKind::Confirm | RunKind::Watch) {
+            self.others.start_all(view.checking);
+        } else if added {
+            self.others.start_new();
+        }
         if view.checking {
-            self.ui.send(UiMsg::View(Box::new(view)));
+            self.send_view();
         }
         let started = std::time::Instant::now();
+        // The other targets' results are read by the loop, after this run: they cannot change
+        // while it lasts.
+        let targets = self.others.views();
         let d = {
             let Monitor {
                 diag, ui, machine, ..
             } = self;
             diag.diagnose(&mut |p: &Diagnosis| {
                 if machine.progress(p) {
-                    ui.send(UiMsg::View(Box::new(machine.view())));
+                    ui.send(UiMsg::View(Box::new(compose(machine, targets.clone()))));
                 }
             })
             .await
@@ -235,16 +288,22 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
             self.ui
                 .send(UiMsg::History(self.history.entries().to_vec()));
         }
-        if let Some(n) = out.notice
-            && self.loaded.config.notifications
-        {
-            tokio::task::spawn_blocking(move || {
-                if let Err(e) = crate::platform::notify(&n.title, &n.body) {
-                    log::warn!("notification not shown: {e:#}");
-                }
-            });
+        if let Some(n) = out.notice {
+            self.notify(n);
         }
-        self.ui.send(UiMsg::View(Box::new(self.machine.view())));
+        self.send_view();
+    }
+
+    /// Shows a desktop notification off this task (the service may take its time), if wanted.
+    fn notify(&self, n: Notice) {
+        if !self.loaded.config.notifications {
+            return;
+        }
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = crate::platform::notify(&n.title, &n.body) {
+                log::warn!("notification not shown: {e:#}");
+            }
+        });
     }
 
     fn command(&mut self, cmd: MonitorCmd) {
@@ -252,10 +311,17 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
         let now = Instant::now();
         match cmd {
             MonitorCmd::DiagnoseNow => self.machine.request_now(now),
+            MonitorCmd::DiagnoseTarget(name) => {
+                if self.others.start_named(&name) {
+                    self.send_view();
+                } else {
+                    log::info!("no target called {name} any more");
+                }
+            }
             MonitorCmd::Open { url, admin } => {
                 if admin {
                     self.machine.admin_opened(now, wall_now());
-                    self.ui.send(UiMsg::View(Box::new(self.machine.view())));
+                    self.send_view();
                 }
                 self.open(url, "URL");
             }
@@ -316,12 +382,14 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
         true
     }
 
-    fn apply_config(&mut self, c: Config) {
+    /// Returns whether the list of other targets changed.
+    fn apply_config(&mut self, c: Config) -> bool {
         if let Err(e) = self.diag.reconfigure(&c) {
             log::warn!("config not applied: {e:#}");
             self.ui
                 .send(UiMsg::Message(format!("Setting not applied: {e:#}")));
         }
+        let targets_changed = self.others.reconfigure(&c);
         let now = Instant::now();
         self.loaded.config = c;
         let s = self.resolved();
@@ -332,13 +400,16 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
         // The config's socket may have changed: watch where the engine now looks.
         self.follow_bus();
         self.ui.send(UiMsg::Settings(self.settings()));
+        targets_changed
     }
 
-    /// Picks up edits made in the config file by hand (checked before every run: one `stat`).
-    fn reload_if_changed(&mut self) {
+    /// Picks up edits made in the config file by hand or by `serve-doctor targets` (checked
+    /// before every run and every [`CONFIG_CHECK`]: one `stat`). Returns whether the list of
+    /// other targets changed.
+    fn reload_if_changed(&mut self) -> bool {
         let m = mtime(&self.loaded.path);
         if m == self.mtime || self.loaded.path.as_os_str().is_empty() {
-            return;
+            return false;
         }
         self.mtime = m;
         let fresh = config::load_from(&self.loaded.path);
@@ -348,7 +419,7 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
         }
         self.loaded.problems = fresh.problems;
         let c = fresh.config;
-        self.apply_config(c);
+        self.apply_config(c)
     }
 
     /// Opens a URL or file off the UI thread; `open::that_detached` may block up to 250 ms per
@@ -369,8 +440,16 @@ impl<D: Diagnoser, U: Ui> Monitor<D, U> {
     }
 }
 
-/// The next bus event, or never when there is no bus channel.
-async fn recv_bus(rx: &mut Option<mpsc::UnboundedReceiver<bus::Event>>) -> Option<bus::Event> {
+/// This node's machine and the other targets, as one view.
+fn compose(machine: &Machine, targets: Vec<TargetView>) -> View {
+    View {
+        targets,
+        ..machine.view()
+    }
+}
+
+/// The next message, or never when there is no channel.
+async fn recv<M>(rx: &mut Option<mpsc::UnboundedReceiver<M>>) -> Option<M> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -400,187 +479,4 @@ pub fn history_path(data_dir: Option<&std::path::Path>) -> Option<PathBuf> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::{Arc, Mutex};
-
-    use super::*;
-    use crate::diagnosis::{Cause, Health};
-    use crate::tray::state::tests::diag;
-
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<UiMsg>>>);
-
-    impl Ui for Sink {
-        fn send(&self, msg: UiMsg) {
-            self.0.lock().unwrap().push(msg);
-        }
-    }
-
-    impl Sink {
-        fn views(&self) -> Vec<View> {
-            let v = self.0.lock().unwrap();
-            v.iter()
-                .filter_map(|m| match m {
-                    UiMsg::View(v) => Some((**v).clone()),
-                    _ => None,
-                })
-                .collect()
-        }
-    }
-
-    /// Returns scripted results, with one progress snapshot each.
-    struct Script {
-        results: Vec<Cause>,
-        runs: Arc<Mutex<usize>>,
-        reconfigured: Arc<Mutex<Vec<Option<u16>>>>,
-    }
-
-    impl Diagnoser for Script {
-        async fn diagnose(&mut self, progress: &mut (dyn FnMut(&Diagnosis) + Send)) -> Diagnosis {
-            let mut n = self.runs.lock().unwrap();
-            let cause = self.results.get(*n).copied().unwrap_or(Cause::Healthy);
-            *n += 1;
-            let mut p = diag(cause);
-            p.complete = false;
-            progress(&p);
-            diag(cause)
-        }
-
-        fn reconfigure(&mut self, config: &Config) -> anyhow::Result<()> {
-            self.reconfigured.lock().unwrap().push(config.backend_port);
-            Ok(())
-        }
-    }
-
-    fn setup(
-        results: Vec<Cause>,
-        dir: &std::path::Path,
-    ) -> (Monitor<Script, Sink>, Sink, Arc<Mutex<usize>>) {
-        let sink = Sink::default();
-        let runs = Arc::new(Mutex::new(0));
-        let script = Script {
-            results,
-            runs: runs.clone(),
-            reconfigured: Arc::default(),
-        };
-        let loaded = config::load_from(&dir.join("config.json"));
-        let history = History::load(Some(dir.join("history.json")));
-        let overrides = Overrides {
-            interval: Some(30),
-            ..Overrides::default()
-        };
-        (
-            Monitor::new(script, sink.clone(), loaded, history, overrides),
-            sink,
-            runs,
-        )
-    }
-
-    #[tokio::test]
-    async fn startup_run_shows_checking_then_the_result_and_records_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut m, sink, runs) = setup(vec![Cause::HttpsDisabled], dir.path());
-        m.run_once().await;
-        assert_eq!(*runs.lock().unwrap(), 1);
-        let views = sink.views();
-        assert!(views[0].checking && views[0].health.is_none());
-        assert!(
-            views
-                .last()
-                .is_some_and(|v| !v.checking && v.health == Some(Health::Red))
-        );
-        let h = History::load(Some(dir.path().join("history.json")));
-        assert_eq!(h.last_cause(), Some(Cause::HttpsDisabled));
-    }
-
-    #[tokio::test]
-    async fn settings_are_saved_keeping_unknown_keys_and_broken_files_are_left_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("config.json");
-        std::fs::write(&p, r#"{"future": 1}"#).unwrap();
-        let (mut m, _sink, _) = setup(vec![], dir.path());
-        m.command(MonitorCmd::SetPort(Some(3000)));
-        m.command(MonitorCmd::SetNotifications(false));
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-        assert_eq!(v["backend_port"], 3000);
-        assert_eq!(v["notifications"], false);
-        assert_eq!(v["future"], 1);
-        assert_eq!(
-            m.machine.next().1,
-            crate::tray::state::RunKind::Manual,
-            "an action re-checks at once"
-        );
-
-        std::fs::write(&p, "{ broken").unwrap();
-        m.reload_if_changed();
-        assert!(m.settings().problem.is_some());
-        m.command(MonitorCmd::SetNotifications(true));
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "{ broken");
-        assert!(sink_has_message(&_sink, "Config file is broken"));
-    }
-
-    #[tokio::test]
-    async fn a_file_with_one_bad_value_is_used_but_never_saved_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("config.json");
-        let text = r#"{"backend_port": 0, "poll_interval_secs": 90, "notifications": false}"#;
-        std::fs::write(&p, text).unwrap();
-        let (mut m, sink, _) = setup(vec![], dir.path());
-        assert!(m.settings().problem.unwrap().contains("backend_port = 0"));
-        assert!(!m.settings().notifications, "the good fields are used");
-        m.command(MonitorCmd::SetNotifications(true));
-        m.command(MonitorCmd::SetPort(Some(3000)));
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), text);
-        assert!(sink_has_message(&sink, "Config file is broken"));
-    }
-
-    fn sink_has_message(s: &Sink, needle: &str) -> bool {
-        s.0.lock()
-            .unwrap()
-            .iter()
-            .any(|m| matches!(m, UiMsg::Message(t) if t.contains(needle)))
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn the_loop_confirms_a_blip_at_once_and_exits_when_the_ui_is_gone() {
-        let dir = tempfile::tempdir().unwrap();
-        // Startup green; then "Diagnose now" sees a blip that the immediate re-check clears.
-        let (m, sink, runs) = setup(
-            vec![Cause::Healthy, Cause::BackendDown, Cause::Healthy],
-            dir.path(),
-        );
-        let (tx, rx) = mpsc::unbounded_channel();
-        let wait_for = |n: usize| {
-            let runs = runs.clone();
-            async move {
-                let deadline = std::time::Instant::now() + Duration::from_secs(5);
-                while *runs.lock().unwrap() < n && std::time::Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                }
-            }
-        };
-        let driver = async move {
-            wait_for(1).await;
-            tx.send(MonitorCmd::DiagnoseNow).unwrap();
-            // The manual run and its confirmation: no 30 s interval in between.
-            wait_for(3).await;
-            drop(tx);
-        };
-        tokio::time::timeout(Duration::from_secs(10), async {
-            tokio::join!(m.run(rx), driver)
-        })
-        .await
-        .unwrap();
-        assert_eq!(*runs.lock().unwrap(), 3);
-        let views = sink.views();
-        assert!(
-            views.iter().all(|v| v.health != Some(Health::Red)),
-            "the blip never showed"
-        );
-        assert!(
-            views
-                .last()
-                .is_some_and(|v| v.health == Some(Health::Green) && !v.checking)
-        );
-    }
-}
+mod tests;

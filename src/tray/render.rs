@@ -107,12 +107,22 @@ impl Default for Rendered {
 }
 
 /// Whether an existing item can show `b` in place of `a`: same kind and id (labels, enabled and
-/// check state can be changed; a submenu's children are synced on their own).
+/// check state can be changed; a submenu's children are synced on their own). A submenu's title
+/// cannot be changed: muda's GTK submenu keeps its label inside a box, where
+/// `Submenu::set_text` never reaches it, so a new title (another target's new health) means a
+/// new submenu.
 fn same_item(a: &Node, b: &Node) -> bool {
     match (a, b) {
         (Node::Item { id: i, .. }, Node::Item { id: j, .. })
-        | (Node::Check { id: i, .. }, Node::Check { id: j, .. })
-        | (Node::Sub { id: i, .. }, Node::Sub { id: j, .. }) => i == j,
+        | (Node::Check { id: i, .. }, Node::Check { id: j, .. }) => i == j,
+        (
+            Node::Sub {
+                id: i, label: k, ..
+            },
+            Node::Sub {
+                id: j, label: l, ..
+            },
+        ) => i == j && k == l,
         (Node::Separator, Node::Separator) => true,
         _ => false,
     }
@@ -255,22 +265,17 @@ fn update(old: &Node, new: &Node, built: &mut Built) -> usize {
         }
         (
             Node::Sub {
-                label: ol,
                 enabled: oe,
                 children: oc,
                 ..
             },
             Node::Sub {
-                label: nl,
                 enabled: ne,
                 children: nc,
                 ..
             },
             Built::Sub(s, kids),
         ) => {
-            if ol != nl {
-                s.set_text(muda_text(nl));
-            }
             if oe != ne {
                 s.set_enabled(*ne);
             }
@@ -315,6 +320,12 @@ mod tests {
         assert_eq!(common_ends(&old, &old.clone()), (4, 0));
         // Nothing in common.
         assert_eq!(common_ends(&[item("x")], &[item("y")]), (0, 0));
+        // A submenu with a new title is replaced (GTK would keep showing the old one).
+        let sub = |label: &str| Node::sub("target.site", label, vec![item("c")]);
+        let old = vec![item("a"), sub("… site — Checking…"), item("z")];
+        let new = vec![item("a"), sub("– site — cannot be checked"), item("z")];
+        assert_eq!(common_ends(&old, &new), (1, 1));
+        assert_eq!(common_ends(&new, &new.clone()), (3, 0));
         // Shrinking never double-counts an item as both prefix and suffix.
         let (p, s) = common_ends(&[item("a"), item("a")], &[item("a")]);
         assert_eq!(p + s, 1);

@@ -28,13 +28,17 @@
 //!   expiry), so it slows to the safety poll: every `max(interval, safety)`, unless the interval
 //!   was pinned on the command line (`--interval` means "poll this often", e.g. in tests). When the
 //!   stream ends the interval applies again and a run follows (the daemon stopped or restarted).
+//! - **Other targets** ([`TargetMachine`]) follow the same debounce and notification rules, each
+//!   on its own: a non-green result right after green is re-checked at once, and only a change
+//!   of that target's shown health is announced, naming the target. A target that cannot be
+//!   checked counts as gray.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::diagnosis::{Cause, Diagnosis, Fix, FixId, Health};
-use crate::tray::view::{View, Wall};
+use crate::tray::view::{TargetResult, View, Wall, result_health};
 
 /// How often to re-check while watching for the admin-console fix.
 pub const WATCH_EVERY: Duration = Duration::from_secs(3);
@@ -389,6 +393,8 @@ impl Machine {
             watch_every_secs: self.watch_every().as_secs(),
             fixed_note: self.fixed.as_ref().map(|f| f.0.clone()),
             offer_recreate: self.fixed.as_ref().and_then(|f| f.1.clone()),
+            // The monitor adds the other targets: their runs are not this machine's.
+            targets: Vec::new(),
         }
     }
 }
@@ -410,6 +416,67 @@ pub fn notice_for(d: &Diagnosis) -> Notice {
     Notice {
         title: format!("Serve Doctor: {title}"),
         body,
+    }
+}
+
+/// Another target's shown result. Runs are the monitor's business; this only decides what shows
+/// and what is announced (see the module docs).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TargetMachine {
+    shown: Option<TargetResult>,
+    /// The last result was a non-green one after green, held back for its re-check.
+    suspect: bool,
+}
+
+/// What the monitor must do after another target's result.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TargetAfter {
+    pub notice: Option<Notice>,
+    /// The result was held back: run this target again now.
+    pub recheck: bool,
+}
+
+impl TargetMachine {
+    pub fn shown(&self) -> Option<&TargetResult> {
+        self.shown.as_ref()
+    }
+
+    /// The target called `name` finished a run with `r`.
+    pub fn finished(&mut self, name: &str, r: TargetResult) -> TargetAfter {
+        let prev = self.shown.as_ref().map(result_health);
+        let health = result_health(&r);
+        if prev == Some(Health::Green) && health != Health::Green && !self.suspect {
+            log::info!("target {name}: {health} after healthy: confirming before showing it");
+            self.suspect = true;
+            return TargetAfter {
+                notice: None,
+                recheck: true,
+            };
+        }
+        self.suspect = false;
+        let notice = (prev.is_some() && prev != Some(health)).then(|| target_notice(name, &r));
+        self.shown = Some(r);
+        TargetAfter {
+            notice,
+            recheck: false,
+        }
+    }
+}
+
+/// The notification for another target's new health: this node's, with the target named.
+pub fn target_notice(name: &str, r: &TargetResult) -> Notice {
+    match r {
+        Ok(d) => {
+            let n = notice_for(d);
+            Notice {
+                title: n.title,
+                body: format!("{name}: {}", n.body),
+            }
+        }
+        Err(e) => Notice {
+            title: "Serve Doctor: cannot check".into(),
+            body: format!("{name}: cannot be checked: {e}"),
+        },
     }
 }
 

@@ -14,6 +14,7 @@ use chrono::{DateTime, FixedOffset};
 use crate::config::IconStyle;
 use crate::diagnosis::{Cause, Diagnosis, Fix, Health};
 use crate::fix::{self, Outcome, Plan};
+use crate::targets::{self, Target};
 
 /// Wall-clock time as shown to the user (local offset kept, so history reads right after a move).
 pub type Wall = DateTime<FixedOffset>;
@@ -42,6 +43,66 @@ pub struct View {
     pub fixed_note: Option<String>,
     /// The recreate-serve offer that goes with `fixed_note`.
     pub offer_recreate: Option<Fix>,
+    /// The other configured targets, in the config file's order (this node is the fields
+    /// above).
+    pub targets: Vec<TargetView>,
+}
+
+impl View {
+    /// What the icon shows: the worst health over this node and every other target that has a
+    /// result (`targets::worst_of`'s order); `None` until this node has its first result.
+    pub fn worst(&self) -> Option<Health> {
+        let local = self.health?;
+        Some(targets::worst_of(
+            std::iter::once(local).chain(self.targets.iter().filter_map(TargetView::health)),
+        ))
+    }
+}
+
+/// One diagnosis of another target: its result, or why it could not be checked at all.
+pub type TargetResult = Result<Diagnosis, String>;
+
+/// The health a result shows: one that could not be checked is gray, never green.
+pub fn result_health(r: &TargetResult) -> Health {
+    r.as_ref().map_or(Health::Gray, |d| d.health)
+}
+
+/// Another target as the menu shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetView {
+    pub target: Target,
+    /// The confirmed result; `None` before the first one.
+    pub result: Option<TargetResult>,
+    /// A run the user asked for is in progress for it.
+    pub checking: bool,
+}
+
+impl TargetView {
+    pub fn health(&self) -> Option<Health> {
+        self.result.as_ref().map(result_health)
+    }
+
+    pub fn diagnosis(&self) -> Option<&Diagnosis> {
+        self.result.as_ref().and_then(|r| r.as_ref().ok())
+    }
+
+    /// The cause's short line, "cannot be checked", or "Checking…" before the first result.
+    pub fn headline(&self) -> &str {
+        match &self.result {
+            Some(Ok(d)) => d.cause.headline(),
+            Some(Err(_)) => "cannot be checked",
+            None => "Checking…",
+        }
+    }
+
+    /// The cause's sentence, or why the target cannot be checked.
+    pub fn summary(&self) -> String {
+        match &self.result {
+            Some(Ok(d)) => d.summary.clone(),
+            Some(Err(e)) => format!("Cannot be checked: {e}"),
+            None => String::new(),
+        }
+    }
 }
 
 /// Settings as the menu shows them.
@@ -215,6 +276,8 @@ impl ActionsView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MonitorCmd {
     DiagnoseNow,
+    /// Diagnose this one other target now (by its name).
+    DiagnoseTarget(String),
     /// Open a URL; `admin` starts watching for the fix.
     Open {
         url: String,

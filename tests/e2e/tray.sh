@@ -11,6 +11,9 @@
 #   and the read-back follows the file when it is changed by hand;
 #   "Recreate serve…" → the plan → "Run these commands" → the fake's argv.log shows `serve reset`
 #   then `serve --bg --https=443 …`, and a backup exists in the data dir;
+#   `serve-doctor targets add site --url …` → the running app shows a second section (gray: this
+#   build cannot check URLs) and the icon shows the worst of the two (gray, then red with HTTPS
+#   off here, gray again); `targets remove site` → the section goes and the icon is green;
 #   SIGTERM → the app leaves cleanly; no display → one line and a non-zero exit.
 #
 # Tray host: trayer with the XEmbed fallback (no StatusNotifier host needed). DBUS_SESSION_BUS_ADDRESS is
@@ -403,6 +406,76 @@ sys.exit(0 if ok else 1)
     fi
 else
     fail "menu did not open for Recreate serve"
+fi
+
+# --- 4e. a second target: the running app picks it up from the config file ------------------------
+# `serve-doctor targets add` writes {"targets":[{"name":"site","url":…}]} into the same file. This
+# build cannot check a URL target yet, so it is gray ("cannot be checked"): the icon shows the
+# worst of this node and it (red > yellow > gray > green), and the menu has a section for each.
+CONFIG=$XDG_CONFIG_HOME/serve-doctor/config.json
+SITE_TITLE="– site — cannot be checked"
+LOCAL_GREEN="Serve healthy — https://$NAME"
+LOCAL_RED="HTTPS certificates are off for the tailnet"
+# menu_has TEXT / menu_lacks TEXT: the menu's top level, as the app last logged it.
+menu_top() { grep -F "menu shows: " "$WORK/app.log" | tail -1; }
+menu_has() { menu_top | grep -qF -- "$1"; }
+menu_lacks() { ! menu_has "$1"; }
+out=$("$BIN" targets add site --url "https://site.tail1234.ts.net/" 2>&1)
+if python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+sys.exit(0 if c["targets"] == [{"name": "site", "url": "https://site.tail1234.ts.net/"}] and c["future_key"] == "kept" else 1)
+' "$CONFIG"; then
+    pass "targets add wrote the second target into the app's config file: $out"
+else
+    fail "targets add: $out; config: $(cat "$CONFIG")"
+fi
+if wait_for 10 menu_has "$SITE_TITLE" && menu_has "$LOCAL_GREEN"; then
+    pass "two sections in the menu's top level: '$LOCAL_GREEN' and the submenu '$SITE_TITLE'"
+else
+    fail "menu has no site section: $(menu_top)"
+fi
+if poll_look gray 10; then
+    cp "$WORK/now.png" "$OUT/10-gray-two-targets.png"
+    pass "icon is gray: the worst of this node (green) and site (cannot be checked)"
+else
+    fail "icon is ${LAST_LOOK:-?} with this node green and site gray"
+fi
+sleep 1.2
+# Bottom up, separators skipped: Quit, Settings, History, site; its first enabled item is
+# "Diagnose now".
+if open_menu; then
+    sleep 0.3
+    xdotool key Up Up Up Up Right
+    sleep 0.4
+    shot "$OUT/11-menu-site.png"
+    xdotool key Return
+    if wait_for 5 grep -qF 'menu: target.site.diagnose → Monitor(DiagnoseTarget("site"))' "$WORK/app.log"; then
+        pass "the site submenu is drawn, and its Diagnose now asks for that target"
+    else
+        fail "no click on target.site.diagnose in the log"
+    fi
+else
+    fail "menu did not open with two targets"
+fi
+xdotool key Escape 2>/dev/null
+cp "$ROOT/tests/fixtures/status-https-off.json" "$SCN/status.json.tmp" && mv "$SCN/status.json.tmp" "$SCN/status.json"
+if poll_look red 10 && menu_has "$LOCAL_RED" && menu_has "$SITE_TITLE"; then
+    pass "icon is red: the worst of this node (HTTPS off) and site (gray)"
+else
+    fail "icon is ${LAST_LOOK:-?} with this node red and site gray (menu: $(menu_top | cut -c1-200))"
+fi
+cp "$ROOT/tests/fixtures/status-healthy.json" "$SCN/status.json.tmp" && mv "$SCN/status.json.tmp" "$SCN/status.json"
+if poll_look gray 10; then
+    pass "this node healthy again: gray, for site"
+else
+    fail "icon is ${LAST_LOOK:-?} after this node recovered with site still listed"
+fi
+out=$("$BIN" targets remove site 2>&1)
+if wait_for 10 menu_lacks "site —" && poll_look green 10; then
+    pass "targets remove: the site section is gone and the icon is green ($out)"
+else
+    fail "after targets remove ($out): icon ${LAST_LOOK:-?}, menu: $(menu_top | cut -c1-200)"
 fi
 
 kill -TERM "$APP"

@@ -2,7 +2,7 @@
 //! "Diagnose now", the fixes for the current cause with the serve actions that apply, the report
 //! and the history. Each section is a function of the state it shows; `menu::build` stacks them.
 
-use crate::diagnosis::{Cause, CheckStatus, Fix, FixId, Health};
+use crate::diagnosis::{Cause, Check, CheckStatus, Fix, FixId, Health};
 use crate::fix::offer;
 use crate::tray::history::Entry;
 use crate::tray::menu::model::{MenuAction, Node, UiAction};
@@ -12,7 +12,7 @@ use crate::tray::view::{
 };
 
 /// Width of the wrapped cause sentence under the headline.
-const SUMMARY_WIDTH: usize = 60;
+pub(super) const SUMMARY_WIDTH: usize = 60;
 
 /// Everything the menu is built from.
 #[derive(Debug, Clone, Copy)]
@@ -86,15 +86,30 @@ pub fn checks(view: &View) -> Vec<Node> {
     {
         items.push(Node::Separator);
         for c in &d.checks {
-            let text = if c.detail.is_empty() {
-                format!("{} {}", c.status.symbol(), c.title)
-            } else {
-                format!("{} {}: {}", c.status.symbol(), c.title, c.detail)
-            };
-            items.push(Node::info(format!("check.{}", c.id), text));
+            items.push(Node::info(format!("check.{}", c.id), check_line(c)));
         }
     }
     items
+}
+
+/// "✓ Title: evidence", one check's line (the menu clips it).
+pub(super) fn check_line(c: &Check) -> String {
+    if c.detail.is_empty() {
+        format!("{} {}", c.status.symbol(), c.title)
+    } else {
+        format!("{} {}: {}", c.status.symbol(), c.title, c.detail)
+    }
+}
+
+/// A health as the check symbol of the same colour ("…" before any result).
+pub(super) fn health_symbol(h: Option<Health>) -> &'static str {
+    match h {
+        Some(Health::Green) => CheckStatus::Pass.symbol(),
+        Some(Health::Yellow) => CheckStatus::Warn.symbol(),
+        Some(Health::Red) => CheckStatus::Fail.symbol(),
+        Some(Health::Gray) => CheckStatus::Skip.symbol(),
+        None => CheckStatus::Pending.symbol(),
+    }
 }
 
 /// "Diagnose now", or the line saying a run is on.
@@ -150,12 +165,8 @@ pub fn history(history: &[Entry], now: Wall) -> Node {
         .rev()
         .enumerate()
         .map(|(i, e)| {
-            let sym = match e.health() {
-                Some(Health::Green) => CheckStatus::Pass.symbol(),
-                Some(Health::Yellow) => CheckStatus::Warn.symbol(),
-                Some(Health::Red) => CheckStatus::Fail.symbol(),
-                Some(Health::Gray) | None => CheckStatus::Skip.symbol(),
-            };
+            // An entry whose health this version cannot read is shown as unknown.
+            let sym = health_symbol(Some(e.health().unwrap_or(Health::Gray)));
             Node::info(
                 format!("history.{i}"),
                 format!(

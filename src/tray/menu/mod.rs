@@ -6,14 +6,16 @@
 //! unit test.
 //!
 //! The rooms: [`model`] (nodes and actions), `build` (status, checks, fixes, history), `confirm`
-//! (the write action in progress, with its plan to confirm), `settings` (the Settings submenu)
-//! and `text` (labels cut, wrapped and dated to fit a menu). All of them read `view.rs`, nothing
+//! (the write action in progress, with its plan to confirm), `targets` (a submenu per other
+//! target), `settings` (the Settings submenu) and `text` (labels cut, wrapped and dated to fit a
+//! menu). All of them read `view.rs`, nothing
 //! else of the workers. Which write actions a cause offers is decided in `fix::offer`.
 
 mod build;
 mod confirm;
 pub mod model;
 mod settings;
+mod targets;
 mod text;
 
 #[cfg(test)]
@@ -33,6 +35,7 @@ pub fn build(input: Input<'_>) -> Model {
     items.push(Node::Separator);
     items.extend(confirm::section(input.actions));
     items.extend(build::fixes(input.view, input.actions));
+    items.extend(targets::sections(input.view));
     items.push(Node::Separator);
     items.push(build::history(input.history, input.now));
     items.push(settings::submenu(

@@ -28,6 +28,8 @@ pub enum UiAction {
     },
     /// Copy the Markdown report of the diagnosis on show.
     CopyReport,
+    /// Copy the Markdown report of the other target with this name.
+    CopyTargetReport(String),
     Quit,
 }
 

@@ -3,11 +3,13 @@
 
 use crate::diagnosis::{Cause, CheckId, Diagnosis, Fix, FixId};
 use crate::fix::Outcome;
+use crate::targets::{Kind, Target};
 use crate::tray::history::Entry;
 use crate::tray::menu::{Input, MenuAction, Model, Node, UiAction, build, text::MAX_LABEL};
 use crate::tray::state::tests::{diag, wall};
 use crate::tray::view::{
-    ActionsView, LastWrite, MonitorCmd, SettingsView, View, WorkerAction, WriteKind,
+    ActionsView, LastWrite, MonitorCmd, SettingsView, TargetResult, TargetView, View, WorkerAction,
+    WriteKind,
 };
 
 pub(super) fn view(d: Diagnosis) -> View {
@@ -19,6 +21,18 @@ pub(super) fn view(d: Diagnosis) -> View {
         since: Some(wall(14, 2, 0)),
         diagnosis: Some(d),
         ..View::default()
+    }
+}
+
+/// Another target, a URL named after it.
+pub(super) fn target(name: &str, result: Option<TargetResult>) -> TargetView {
+    TargetView {
+        target: Target {
+            name: name.into(),
+            kind: Kind::Url(format!("https://{name}.tail1234.ts.net/")),
+        },
+        result,
+        checking: false,
     }
 }
 
@@ -147,7 +161,20 @@ fn healthy_menu_reads_top_to_bottom() {
 fn ids_are_unique_in_every_state() {
     let mut d = https_off();
     d.fixes.push(d.fixes[1].clone()); // even a repeated fix gets its own id
-    for v in [view(d), view(diag(Cause::Healthy)), View::default()] {
+    let with_targets = View {
+        targets: vec![
+            target("laptop", Some(Ok(d.clone()))),
+            target("site", Some(Err("unreachable".into()))),
+            target("phone", None),
+        ],
+        ..view(d.clone())
+    };
+    for v in [
+        view(d),
+        view(diag(Cause::Healthy)),
+        View::default(),
+        with_targets,
+    ] {
         let s = SettingsView {
             config_port: Some(3000),
             ..SettingsView::default()

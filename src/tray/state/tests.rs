@@ -422,3 +422,42 @@ fn watching_after_the_admin_console_keeps_its_pace_with_the_bus_up() {
     run(&mut m, diag(Cause::HttpsDisabled), t1, wall(14, 0, 1));
     assert_eq!(m.next(), (t1 + WATCH_EVERY, RunKind::Watch));
 }
+
+#[test]
+fn another_target_is_debounced_and_announced_by_name_only_when_its_health_changes() {
+    let mut t = TargetMachine::default();
+    let first = t.finished("laptop", Ok(diag(Cause::Healthy)));
+    assert_eq!(first, TargetAfter::default(), "the first result is no news");
+
+    // One red after green is held back and re-checked; the re-check shows it, by name.
+    let held = t.finished("laptop", Ok(diag(Cause::HttpsDisabled)));
+    assert!(held.recheck && held.notice.is_none());
+    assert_eq!(t.shown().map(result_health), Some(Health::Green));
+    let shown = t.finished("laptop", Ok(diag(Cause::HttpsDisabled)));
+    assert!(!shown.recheck);
+    let n = shown.notice.expect("red is news");
+    assert_eq!(n.title, "Serve Doctor: Serve broken");
+    assert_eq!(n.body, "laptop: summary of https_disabled");
+
+    // The same health again: silent. A blip after green that the re-check clears: silent.
+    assert_eq!(
+        t.finished("laptop", Ok(diag(Cause::BackendDown))),
+        TargetAfter::default()
+    );
+    t.finished("laptop", Ok(diag(Cause::Healthy)));
+    assert!(t.finished("laptop", Ok(diag(Cause::BackendDown))).recheck);
+    assert_eq!(
+        t.finished("laptop", Ok(diag(Cause::Healthy))),
+        TargetAfter::default()
+    );
+
+    // A target that cannot be checked is gray, never green, and says why.
+    let mut u = TargetMachine::default();
+    u.finished("site", Ok(diag(Cause::HttpsDisabled)));
+    let gray = u.finished("site", Err("no route".into()));
+    assert_eq!(u.shown().map(result_health), Some(Health::Gray));
+    assert_eq!(
+        gray.notice.map(|n| n.body),
+        Some("site: cannot be checked: no route".into())
+    );
+}
