@@ -11,9 +11,10 @@
 #   and the read-back follows the file when it is changed by hand;
 #   "Recreate serve…" → the plan → "Run these commands" → the fake's argv.log shows `serve reset`
 #   then `serve --bg --https=443 …`, and a backup exists in the data dir;
-#   `serve-doctor targets add site --url …` → the running app shows a second section (gray: this
-#   build cannot check URLs) and the icon shows the worst of the two (gray, then red with HTTPS
-#   off here, gray again); `targets remove site` → the section goes and the icon is green;
+#   `serve-doctor targets add site --url …` (another node, seen from here) → the running app shows
+#   a second section, red while that node is offline, and the icon shows the worst of the two
+#   (red); the node back and its own "Diagnose now" → site green, icon green; `targets remove
+#   site` → the section goes and the icon stays green;
 #   SIGTERM → the app leaves cleanly; no display → one line and a non-zero exit.
 #
 # Tray host: trayer with the XEmbed fallback (no StatusNotifier host needed). DBUS_SESSION_BUS_ADDRESS is
@@ -88,6 +89,14 @@ PIDS+=($!)
 wait_for 10 grep -q backend= "$WORK/peer.out" || { fail "tls_peer did not start: $(cat "$WORK/peer.out")"; finish; }
 TLS_ADDR=$(sed -n 's/.*tls=\([^ ]*\).*/\1/p' "$WORK/peer.out")
 BACKEND_PORT=$(sed -n 's/.*backend=[^:]*:\([0-9]*\).*/\1/p' "$WORK/peer.out")
+# The second target's serve, another node of the tailnet ("site", seen from here at 127.0.0.1):
+# its own certificate, its own CA, trusted through the same --ca-file.
+SITE_NAME=site.tail1234.ts.net
+"$PEER" "$SITE_NAME" "$WORK/ca-site.pem" >"$WORK/peer-site.out" 2>&1 &
+PIDS+=($!)
+wait_for 10 grep -q backend= "$WORK/peer-site.out" || { fail "site tls_peer did not start: $(cat "$WORK/peer-site.out")"; finish; }
+SITE_PORT=$(sed -n 's/.*tls=[^:]*:\([0-9]*\).*/\1/p' "$WORK/peer-site.out")
+cat "$WORK/ca.pem" "$WORK/ca-site.pem" >"$WORK/ca-all.pem"
 
 # --- X server and tray host -----------------------------------------------------------------------
 for n in $(seq 91 140); do
@@ -114,7 +123,7 @@ icon_is() {
 pixel_at() { "$CONVERT" "$1" -format "%[pixel:p{$2,$3}]" info: 2>/dev/null; }
 
 # --- 1. start: the icon appears, red ---------------------------------------------------------------
-APP_ARGS=(--tailscale "$SCN/tailscale" --interval "$INTERVAL" --connect "$TLS_ADDR" --ca-file "$WORK/ca.pem" --timeout 3 --verbose)
+APP_ARGS=(--tailscale "$SCN/tailscale" --interval "$INTERVAL" --connect "$TLS_ADDR" --ca-file "$WORK/ca-all.pem" --timeout 3 --verbose)
 t0=$(now)
 # An empty PATH: no xdg-open or gio, so "Open admin console" takes the no-browser path (copy the
 # URL and say so) instead of launching something on a developer's desktop.
@@ -409,38 +418,54 @@ else
 fi
 
 # --- 4e. a second target: the running app picks it up from the config file ------------------------
-# `serve-doctor targets add` writes {"targets":[{"name":"site","url":…}]} into the same file. This
-# build cannot check a URL target yet, so it is gray ("cannot be checked"): the icon shows the
-# worst of this node and it (red > yellow > gray > green), and the menu has a section for each.
+# `serve-doctor targets add` writes {"targets":[{"name":"site","url":…}]} into the same file; the
+# app diagnoses it from this device (the view from another device): its node is in this node's
+# netmap (the fake status's Peer map) at 127.0.0.1, where its own serve answers. First that node
+# is offline (red), then back (green): the icon shows the worst of both, the menu a section each.
 CONFIG=$XDG_CONFIG_HOME/serve-doctor/config.json
-SITE_TITLE="– site — cannot be checked"
+SITE_URL="https://127.0.0.1:$SITE_PORT/"
+SITE_RED="✗ site — That node is offline"
+SITE_GREEN="✓ site — Serve healthy"
 LOCAL_GREEN="Serve healthy — https://$NAME"
-LOCAL_RED="HTTPS certificates are off for the tailnet"
 # menu_has TEXT / menu_lacks TEXT: the menu's top level, as the app last logged it.
 menu_top() { grep -F "menu shows: " "$WORK/app.log" | tail -1; }
 menu_has() { menu_top | grep -qF -- "$1"; }
 menu_lacks() { ! menu_has "$1"; }
-out=$("$BIN" targets add site --url "https://site.tail1234.ts.net/" 2>&1)
+# site_online true|false: the status this node's tailscaled reports, with the site's peer entry.
+site_online() {
+    python3 - "$SCN/status.json" "$SITE_NAME" "$1" <<'PYEOF'
+import json, sys
+path, name, online = sys.argv[1], sys.argv[2], sys.argv[3] == "true"
+s = json.load(open(path))
+s["Peer"] = {"nodekey:site": {"DNSName": name + ".", "HostName": "site", "TailscaleIPs": ["127.0.0.1"], "Online": online}}
+open(path + ".tmp", "w").write(json.dumps(s))
+PYEOF
+    mv "$SCN/status.json.tmp" "$SCN/status.json"
+}
+site_online false
+out=$("$BIN" targets add site --url "$SITE_URL" 2>&1)
 if python3 -c '
 import json, sys
 c = json.load(open(sys.argv[1]))
-sys.exit(0 if c["targets"] == [{"name": "site", "url": "https://site.tail1234.ts.net/"}] and c["future_key"] == "kept" else 1)
-' "$CONFIG"; then
+sys.exit(0 if c["targets"] == [{"name": "site", "url": sys.argv[2]}] and c["future_key"] == "kept" else 1)
+' "$CONFIG" "$SITE_URL"; then
     pass "targets add wrote the second target into the app's config file: $out"
 else
     fail "targets add: $out; config: $(cat "$CONFIG")"
 fi
-if wait_for 10 menu_has "$SITE_TITLE" && menu_has "$LOCAL_GREEN"; then
-    pass "two sections in the menu's top level: '$LOCAL_GREEN' and the submenu '$SITE_TITLE'"
+if wait_for 15 menu_has "$SITE_RED" && menu_has "$LOCAL_GREEN"; then
+    pass "two sections in the menu's top level: '$LOCAL_GREEN' and the submenu '$SITE_RED'"
 else
-    fail "menu has no site section: $(menu_top)"
+    fail "menu has no red site section: $(menu_top)"
 fi
-if poll_look gray 10; then
-    cp "$WORK/now.png" "$OUT/10-gray-two-targets.png"
-    pass "icon is gray: the worst of this node (green) and site (cannot be checked)"
+if poll_look red 10; then
+    cp "$WORK/now.png" "$OUT/10-red-two-targets.png"
+    pass "icon is red: the worst of this node (green) and site (its node offline)"
 else
-    fail "icon is ${LAST_LOOK:-?} with this node green and site gray"
+    fail "icon is ${LAST_LOOK:-?} with this node green and site red"
 fi
+# Fix the red one: its node comes back; its own "Diagnose now" re-checks it at once.
+site_online true
 sleep 1.2
 # Bottom up, separators skipped: Quit, Settings, History, site; its first enabled item is
 # "Diagnose now".
@@ -459,17 +484,10 @@ else
     fail "menu did not open with two targets"
 fi
 xdotool key Escape 2>/dev/null
-cp "$ROOT/tests/fixtures/status-https-off.json" "$SCN/status.json.tmp" && mv "$SCN/status.json.tmp" "$SCN/status.json"
-if poll_look red 10 && menu_has "$LOCAL_RED" && menu_has "$SITE_TITLE"; then
-    pass "icon is red: the worst of this node (HTTPS off) and site (gray)"
+if wait_for 15 menu_has "$SITE_GREEN" && poll_look green 10; then
+    pass "the red target fixed: site green ('$SITE_GREEN') and the icon green"
 else
-    fail "icon is ${LAST_LOOK:-?} with this node red and site gray (menu: $(menu_top | cut -c1-200))"
-fi
-cp "$ROOT/tests/fixtures/status-healthy.json" "$SCN/status.json.tmp" && mv "$SCN/status.json.tmp" "$SCN/status.json"
-if poll_look gray 10; then
-    pass "this node healthy again: gray, for site"
-else
-    fail "icon is ${LAST_LOOK:-?} after this node recovered with site still listed"
+    fail "after the site came back: icon ${LAST_LOOK:-?}, menu: $(menu_top | cut -c1-300)"
 fi
 out=$("$BIN" targets remove site 2>&1)
 if wait_for 10 menu_lacks "site —" && poll_look green 10; then
