@@ -283,7 +283,7 @@ fn kind(v: &serde_json::Value) -> &'static str {
 /// Whether `value` is usable for the known field `key`, by the rules of the matching flag.
 /// Unknown keys are fine: they belong to another version and are kept.
 fn check_field(key: &str, value: &serde_json::Value) -> Result<(), String> {
-    use crate::settings::{parse_host_port, parse_interval, parse_port, parse_secs};
+    use crate::values::{parse_host_port, parse_interval, parse_port, parse_secs};
     use serde_json::Value;
     let expected = |what: &str| Err(format!("expected {what}, not {}", kind(value)));
     let optional = matches!(

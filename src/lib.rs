@@ -23,3 +23,4 @@ pub mod tailscale;
 pub mod targets;
 pub mod tray;
 pub mod tunnel;
+pub mod values;

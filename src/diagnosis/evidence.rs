@@ -12,44 +12,10 @@ use crate::probe::{HttpOutcome, TlsOutcome};
 use crate::tailscale::serve::{ProxyTarget, Scheme, WebMount, proxy_target_port};
 use crate::tailscale::{CertCommand, CliFailure, Located, NotFound, ServeConfig, Status};
 
-use super::endpoints::{self, Endpoint, Steps as EndpointSteps};
+use super::entries::{self, Endpoint, Steps as EndpointSteps};
 use super::model::PortSource;
 
-/// One step of the chain.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Step<T> {
-    /// Not started: its inputs are missing or it does not apply.
-    #[default]
-    NotStarted,
-    Running,
-    /// Stopped because the verdict was already certain.
-    Cancelled,
-    Done {
-        value: T,
-        ms: u64,
-    },
-}
-
-impl<T> Step<T> {
-    pub fn value(&self) -> Option<&T> {
-        match self {
-            Step::Done { value, .. } => Some(value),
-            _ => None,
-        }
-    }
-    pub fn ms(&self) -> u64 {
-        match self {
-            Step::Done { ms, .. } => *ms,
-            _ => 0,
-        }
-    }
-    pub fn is_running(&self) -> bool {
-        matches!(self, Step::Running)
-    }
-    pub fn is_cancelled(&self) -> bool {
-        matches!(self, Step::Cancelled)
-    }
-}
+pub use super::model::Step;
 
 /// The system the fixes are written for (their commands name its tools).
 pub use crate::platform::Os as Platform;
@@ -304,7 +270,7 @@ pub fn plan(ev: &Evidence) -> ProbePlan {
                 }
                 _ => None,
             };
-            endpoints::list(cfg, name, primary)
+            entries::list(cfg, name, primary)
         }
         _ => Vec::new(),
     };

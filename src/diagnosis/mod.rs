@@ -9,12 +9,13 @@
 pub mod advice;
 pub mod checks;
 pub mod endpoints;
+pub mod entries;
 pub mod evidence;
 pub mod inuse;
 pub mod model;
 pub mod ratelimit;
 pub mod remote;
-mod remote_advice;
+pub mod remote_advice;
 pub mod rules;
 
 pub use evidence::{

@@ -361,7 +361,7 @@ pub struct Diagnosis {
     pub checks: Vec<Check>,
     /// Every endpoint of the serve config with its own verdict (the main chain above follows
     /// the one marked `primary`).
-    pub endpoints: Vec<super::endpoints::Report>,
+    pub endpoints: Vec<EndpointReport>,
     pub fixes: Vec<Fix>,
     /// Consent URL a CLI or LocalAPI call handed out (`https://login.tailscale.com/f/serve?…`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -378,4 +378,94 @@ impl Diagnosis {
     pub fn check(&self, id: CheckId) -> Option<&Check> {
         self.checks.iter().find(|c| c.id == id)
     }
+}
+
+/// One step of the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Step<T> {
+    /// Not started: its inputs are missing or it does not apply.
+    #[default]
+    NotStarted,
+    Running,
+    /// Stopped because the verdict was already certain.
+    Cancelled,
+    Done {
+        value: T,
+        ms: u64,
+    },
+}
+
+impl<T> Step<T> {
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Step::Done { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+    pub fn ms(&self) -> u64 {
+        match self {
+            Step::Done { ms, .. } => *ms,
+            _ => 0,
+        }
+    }
+    pub fn is_running(&self) -> bool {
+        matches!(self, Step::Running)
+    }
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Step::Cancelled)
+    }
+}
+
+/// What kind of serve entry an endpoint is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointKind {
+    /// A `Web` mount: HTTPS or plain HTTP on host:port, one path.
+    Web,
+    /// A `TCP` forward; with `TerminateTLS`, serve does the TLS.
+    Tcp,
+    /// A Service (`svc:…`), served on the Service's own address.
+    Service,
+    /// An `AllowFunnel` entry with no handler behind it.
+    FunnelEntry,
+}
+
+/// Whose name a serve entry is keyed by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "is", content = "name")]
+pub enum EndpointHost {
+    ThisNode,
+    /// Another node's name: stale after a rename, a profile switch or an app migration.
+    OtherNode(String),
+    /// A template placeholder never filled in, such as `${TS_CERT_DOMAIN}`.
+    Placeholder(String),
+}
+
+/// One endpoint's verdict, for the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndpointReport {
+    pub url: String,
+    pub kind: EndpointKind,
+    pub handler: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub host: EndpointHost,
+    /// Reachable from the internet (Funnel).
+    pub public: bool,
+    pub foreground: bool,
+    /// The one the main chain of checks follows.
+    pub primary: bool,
+    pub status: CheckStatus,
+    /// One sentence: what is wrong, or that it works.
+    pub summary: String,
+    pub checks: Vec<EndpointCheck>,
+}
+
+/// One check of one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndpointCheck {
+    /// "listener", "tls_handshake", "backend", "request", "funnel".
+    pub name: &'static str,
+    pub status: CheckStatus,
+    pub detail: String,
 }

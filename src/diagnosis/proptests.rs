@@ -529,3 +529,27 @@ fn an_endpoint_is_not_green_without_its_own_handshake() {
         Health::Green
     );
 }
+
+proptest! {
+    #![proptest_config(crate::tailscale::proptests::config())]
+
+    /// Whatever parses as a serve config is read by the rules without a panic: the main
+    /// endpoint's finding and every endpoint of the list, for any node name in it.
+    #[test]
+    fn any_serve_config_is_read_without_a_panic(
+        path in proptest::sample::select(vec![
+            &["TCP"][..], &["TCP", "443"], &["Web"], &["Web", "box.ts.net:443"],
+            &["Web", "box.ts.net:443", "Handlers"], &["AllowFunnel"], &["Services"], &["Foreground"],
+        ]),
+        v in crate::tailscale::proptests::json(),
+    ) {
+        let text = crate::tailscale::proptests::with_field(path, v).to_string();
+        if let Ok(c) = crate::tailscale::ServeConfig::from_json(text.as_bytes()) {
+            for m in c.mounts() {
+                let _ = crate::diagnosis::analyze_serve(&c, &m.host);
+                let _ = crate::diagnosis::entries::list(&c, &m.host, Some((&m.host, m.port, &m.path)));
+            }
+            let _ = crate::diagnosis::entries::list(&c, "box.ts.net", None);
+        }
+    }
+}

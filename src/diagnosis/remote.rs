@@ -7,7 +7,8 @@
 //! serving node's own state is out of sight, so its causes are read from how it answers: an
 //! immediate `internal_error` alert means it has no certificate and cannot get one, a handshake
 //! that stalls means its issuance hangs (both seen on the real daemon, docs/TAILNET.md), a 502
-//! means its backend is down. The words (check lines, summary, fixes) are in `remote_advice`.
+//! means its backend is down. The words (check lines, summary, fixes) and the assembled diagnosis are in
+//! `remote_advice`.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -18,8 +19,7 @@ use crate::tailscale::status::PeerStatus;
 use crate::tailscale::{BackendState, CliFailure, Status};
 
 use super::evidence::Step;
-use super::model::{Cause, Diagnosis, NodeInfo, PortSource};
-use super::remote_advice;
+use super::model::Cause;
 use super::rules::expired;
 
 /// A URL (or a node's name) taken apart.
@@ -356,56 +356,4 @@ pub fn cause(ev: &Evidence) -> Cause {
         .copied()
         .find(|c| applies(*c, ev))
         .unwrap_or(Cause::NotVerified)
-}
-
-/// The diagnosis for the evidence. `route` says how this node's tailscaled was read.
-pub fn assemble(ev: &Evidence, route: String, elapsed_ms: u64) -> Diagnosis {
-    let cause = cause(ev);
-    let peer = ev.peer();
-    let target = ev.target.as_ref().ok();
-    let name = ev.server_name().or_else(|| target.map(|t| t.host.clone()));
-    let url = target.zip(name.as_ref()).map(|(t, n)| {
-        let port = match t.port {
-            443 => String::new(),
-            p => format!(":{p}"),
-        };
-        format!("https://{n}{port}{}", t.path)
-    });
-    let from = ev
-        .status_ok()
-        .and_then(|s| s.dns_name())
-        .map(|n| format!(", from {n}"))
-        .unwrap_or_default();
-    let certificate = match ev.tls.value() {
-        Some(TlsOutcome::Established { cert, .. }) => Some(super::model::CertificateInfo {
-            issuer: cert.issuer.clone(),
-            not_after: cert.not_after,
-            days_left: (cert.not_after - ev.now).num_days(),
-        }),
-        _ => None,
-    };
-    Diagnosis {
-        schema: super::model::REPORT_SCHEMA,
-        certificate,
-        health: cause.health(),
-        cause,
-        summary: remote_advice::summary(cause, ev),
-        node: NodeInfo {
-            dns_name: name,
-            ips: peer.map(|p| p.tailscale_ips.clone()).unwrap_or_default(),
-            tailnet: ev.status_ok().and_then(|s| s.tailnet()).map(str::to_string),
-            version: None,
-            backend_state: None,
-        },
-        url,
-        backend_port: 0,
-        backend_port_source: PortSource::Unseen,
-        checks: remote_advice::checks(ev),
-        endpoints: Vec::new(),
-        fixes: remote_advice::fixes(cause, ev),
-        consent_url: None,
-        route: format!("{route}{from}"),
-        elapsed_ms,
-        complete: true,
-    }
 }

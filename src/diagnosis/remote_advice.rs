@@ -7,8 +7,10 @@ use crate::probe::{CertProblem, DnsOutcome, HttpOutcome, TcpOutcome, TlsOutcome}
 
 use super::checks::{handshake_text, listener_text};
 use super::evidence::Step;
-use super::model::{Cause, Check, CheckId, CheckStatus, Fix, FixId};
-use super::remote::{DnsProblem, Evidence, dns_problem};
+use super::model::{
+    Cause, Check, CheckId, CheckStatus, Diagnosis, Fix, FixId, NodeInfo, PortSource,
+};
+use super::remote::{DnsProblem, Evidence, cause, dns_problem};
 use super::rules::{ADMIN_DNS_URL, ADMIN_MACHINES_URL, ADMIN_POLICY_URL, expired, secs};
 
 fn join(ips: &[IpAddr]) -> String {
@@ -443,5 +445,57 @@ pub fn fixes(cause: Cause, ev: &Evidence) -> Vec<Fix> {
             )]
         }
         _ => vec![there("serve is doing")],
+    }
+}
+
+/// The diagnosis for the evidence. `route` says how this node's tailscaled was read.
+pub fn assemble(ev: &Evidence, route: String, elapsed_ms: u64) -> Diagnosis {
+    let cause = cause(ev);
+    let peer = ev.peer();
+    let target = ev.target.as_ref().ok();
+    let name = ev.server_name().or_else(|| target.map(|t| t.host.clone()));
+    let url = target.zip(name.as_ref()).map(|(t, n)| {
+        let port = match t.port {
+            443 => String::new(),
+            p => format!(":{p}"),
+        };
+        format!("https://{n}{port}{}", t.path)
+    });
+    let from = ev
+        .status_ok()
+        .and_then(|s| s.dns_name())
+        .map(|n| format!(", from {n}"))
+        .unwrap_or_default();
+    let certificate = match ev.tls.value() {
+        Some(TlsOutcome::Established { cert, .. }) => Some(super::model::CertificateInfo {
+            issuer: cert.issuer.clone(),
+            not_after: cert.not_after,
+            days_left: (cert.not_after - ev.now).num_days(),
+        }),
+        _ => None,
+    };
+    Diagnosis {
+        schema: super::model::REPORT_SCHEMA,
+        certificate,
+        health: cause.health(),
+        cause,
+        summary: summary(cause, ev),
+        node: NodeInfo {
+            dns_name: name,
+            ips: peer.map(|p| p.tailscale_ips.clone()).unwrap_or_default(),
+            tailnet: ev.status_ok().and_then(|s| s.tailnet()).map(str::to_string),
+            version: None,
+            backend_state: None,
+        },
+        url,
+        backend_port: 0,
+        backend_port_source: PortSource::Unseen,
+        checks: checks(ev),
+        endpoints: Vec::new(),
+        fixes: fixes(cause, ev),
+        consent_url: None,
+        route: format!("{route}{from}"),
+        elapsed_ms,
+        complete: true,
     }
 }

@@ -4,7 +4,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::model::{Cause, CheckId, CheckStatus, FixId, Health};
-use super::remote::{Evidence, assemble, cause, parse_target};
+use super::remote::{Evidence, cause, parse_target};
+use super::remote_advice::assemble;
 use super::tests::{cert, done, now};
 use crate::probe::{CertProblem, DnsOutcome, HttpOutcome, TcpOutcome, TlsOutcome};
 use crate::tailscale::{CliFailure, Status};

@@ -10,7 +10,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::diagnosis::remote::{self, Evidence};
+use crate::diagnosis::remote::Evidence;
+use crate::diagnosis::remote_advice::assemble;
 use crate::diagnosis::{Diagnosis, Step};
 use crate::probe::{self, DnsOutcome, HttpOutcome, TlsOutcome, dns};
 use crate::tailscale::route::{CliRoute, Route};
@@ -44,7 +45,7 @@ pub async fn diagnose_url(url: &str, opts: &Options) -> Diagnosis {
                 opts.socks5.clone(),
                 magicdns_server(),
             );
-            remote::assemble(&ev, format!("none ({e})"), 0)
+            assemble(&ev, format!("none ({e})"), 0)
         }
     }
 }
@@ -60,7 +61,7 @@ impl Engine {
             self.opts.socks5.clone(),
             magicdns_server(),
         );
-        let done = |ev: &Evidence, route: String| remote::assemble(ev, route, ms_since(start));
+        let done = |ev: &Evidence, route: String| assemble(ev, route, ms_since(start));
         if ev.target.is_err() {
             return done(&ev, "none (nothing to diagnose)".into());
         }

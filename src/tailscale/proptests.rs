@@ -9,7 +9,7 @@ use super::localapi::Notify;
 use super::{ServeConfig, Status};
 
 /// Any JSON value, nested a few levels, with the strings the parsers look for among the keys.
-fn json() -> impl Strategy<Value = Value> {
+pub(crate) fn json() -> impl Strategy<Value = Value> {
     let key = prop_oneof![
         3 => proptest::sample::select(vec![
             "Self", "DNSName", "TailscaleIPs", "BackendState", "Health", "CertDomains", "TCP",
@@ -38,7 +38,7 @@ fn json() -> impl Strategy<Value = Value> {
 }
 
 /// A healthy-looking document with `v` in place of one of its known fields.
-fn with_field(path: &[&str], v: Value) -> Value {
+pub(crate) fn with_field(path: &[&str], v: Value) -> Value {
     let mut doc = serde_json::json!({
         "BackendState": "Running",
         "Self": {"DNSName": "box.ts.net.", "TailscaleIPs": ["100.64.0.1"], "CapMap": {}},
@@ -65,7 +65,8 @@ fn parse_all(bytes: &[u8]) {
     if let Ok(c) = ServeConfig::from_json(bytes) {
         let _ = (c.is_empty(), c.tcp_forwards());
         for m in c.mounts() {
-            let _ = crate::diagnosis::analyze_serve(&c, &m.host);
+            // (How the rules read a whole config is the diagnosis room's own property test.)
+            let _ = super::serve::ProxyTarget::parse(m.proxy.as_deref().unwrap_or(""));
             if let Some(t) = &m.proxy {
                 let _ = (
                     super::serve::proxy_target_port(t),
