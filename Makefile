@@ -6,7 +6,7 @@ APT_PACKAGES := libgtk-3-dev libdbus-1-dev libayatana-appindicator3-1 \
 	iproute2 openssl curl jq prometheus openssh-server openssh-client
 MAC_TARGET := aarch64-apple-darwin
 
-.PHONY: deps run test lint icons check-macos unit e2e bench test-tailnet bench-tailnet
+.PHONY: deps run test lint icons check-macos unit e2e bench test-tailnet bench-tailnet bench-targets
 # bundle/ is also a directory: without .PHONY, `make bundle` would be "up to date".
 .PHONY: app-icons bundle install uninstall
 
@@ -72,6 +72,10 @@ bench:
 # Time to the verdict on the real tailnet, beside the manual chain (curl, tailscale cert).
 bench-tailnet:
 	bash scripts/bench-tailnet.sh
+
+# diagnose --all over several targets against the slowest single one, on the real tailnet.
+bench-targets:
+	bash scripts/bench-targets.sh
 
 # Packaging (bundle/). `make bundle`: target/bundle/Serve Doctor.app and its zip (see
 # bundle/macos.sh for signing and notarization: SIGN_IDENTITY, NOTARY_PROFILE; BIN= skips the build).

@@ -280,7 +280,9 @@ fn serve_answers_502_for_a_backend_only_this_machine_reaches() {
         SERVER,
         &["serve", "--bg", &format!("http://127.0.0.1:{app_port}")],
     );
-    let relay = Relay::start(&b, "100.64.0.1", 443);
+    // The node's address now (a scenario that logs it in again may have given it a new one).
+    let ip = b.server_ip();
+    let relay = Relay::start(&b, &ip, 443);
     let out = std::process::Command::new("timeout")
         .arg("60")
         .arg(env!("CARGO_BIN_EXE_serve-doctor"))

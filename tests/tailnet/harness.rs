@@ -183,6 +183,15 @@ impl Bench {
         serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
     }
 
+    /// The server node's Tailscale IPv4 address now: a scenario that logs it in again gets it a
+    /// new one from control, so nothing may assume the first.
+    pub fn server_ip(&self) -> String {
+        self.status(SERVER)["Self"]["TailscaleIPs"][0]
+            .as_str()
+            .unwrap_or("100.64.0.1")
+            .to_string()
+    }
+
     /// A LocalAPI GET straight to the daemon's socket: the exact bytes it answers.
     pub fn localapi(&self, node: &str, path: &str) -> Vec<u8> {
         let o = Command::new("curl")
@@ -397,10 +406,7 @@ impl Bench {
     /// A handshake with the server's serve port, as a browser makes it (the bench's own check,
     /// not Serve Doctor's): returns curl's exit code.
     pub fn handshake(&self, max_secs: u32) -> i32 {
-        let ip = self.status(SERVER)["Self"]["TailscaleIPs"][0]
-            .as_str()
-            .unwrap_or("100.64.0.1")
-            .to_string();
+        let ip = self.server_ip();
         self.in_ns("curl")
             .args(["-s", "-o", "/dev/null", "--max-time", &max_secs.to_string()])
             .arg("--cacert")

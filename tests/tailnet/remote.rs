@@ -45,12 +45,13 @@ fn through_proxy(b: &Bench, secs: &str) -> (i32, Value) {
 /// up): wait until a TCP connection to the serve port goes through. Plain HTTP to the TLS port
 /// sends no ClientHello, so it starts no certificate issuance.
 fn path_up(b: &Bench) {
+    let ip = b.server_ip();
     b.wait("the phone's path to the server", 60, || {
         let code = b
             .in_ns("curl")
             .args(["-s", "-o", "/dev/null", "--max-time", "3", "--proxy"])
             .arg(format!("socks5://{PROXY}"))
-            .arg("http://100.64.0.1:443/")
+            .arg(format!("http://{ip}:443/"))
             .status()
             .map(|s| s.code().unwrap_or(-1))
             .unwrap_or(-1);
