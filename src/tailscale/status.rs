@@ -234,10 +234,20 @@ impl Status {
     /// IPs. Case and a trailing dot do not matter, as in DNS.
     pub fn find_node(&self, host: &str) -> Option<&PeerStatus> {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.peer
+        let mut named = self
+            .peer
             .values()
             .chain(self.self_node.as_ref())
-            .find(|p| p.is_named(&host))
+            .filter(|p| p.is_named(&host));
+        // A machine that registered again can leave its old entry behind for a while, under
+        // the same name and offline: the online one is the machine.
+        let first = named.next()?;
+        Some(
+            std::iter::once(first)
+                .chain(named)
+                .find(|p| p.online == Some(true))
+                .unwrap_or(first),
+        )
     }
 
     /// Whether the self node holds capability `cap`, in either the old list or the new map.
@@ -310,5 +320,22 @@ mod tests {
     fn not_json_is_an_error_not_a_panic() {
         assert!(Status::from_json(b"The Tailscale GUI failed to start").is_err());
         assert!(Status::from_json(b"").is_err());
+    }
+}
+
+#[cfg(test)]
+mod find_node_tests {
+    use super::*;
+
+    #[test]
+    fn of_two_entries_under_one_name_the_online_one_is_the_machine() {
+        let st = Status::from_json(
+            br#"{"Peer":{
+                "nodekey:old":{"DNSName":"server.t.ts.net.","TailscaleIPs":["100.64.0.1"],"Online":false},
+                "nodekey:new":{"DNSName":"server.t.ts.net.","TailscaleIPs":["100.64.0.3"],"Online":true}}}"#,
+        )
+        .unwrap();
+        let n = st.find_node("server.t.ts.net").unwrap();
+        assert_eq!(n.tailscale_ips, vec!["100.64.0.3".to_string()]);
     }
 }

@@ -149,6 +149,25 @@ func (b *bench) shape(res *tailcfg.MapResponse, k knobs) {
 		dns.CertDomains = []string{name}
 	}
 	res.DNSConfig = dns
+	// A node that logged in again (a scenario's logout or key expiry) registers a new node
+	// under the same hostname, and testcontrol keeps the old one, online like every node here.
+	// Real control names machines uniquely; so does the bench: of several nodes with one
+	// hostname only the newest (highest ID) is a peer, and never a copy of the node itself.
+	newest := map[string]tailcfg.NodeID{}
+	for _, p := range res.Peers {
+		h := p.Hostinfo.Hostname()
+		if id, ok := newest[h]; !ok || p.ID > id {
+			newest[h] = p.ID
+		}
+	}
+	kept := make([]*tailcfg.Node, 0, len(res.Peers))
+	for _, p := range res.Peers {
+		h := p.Hostinfo.Hostname()
+		if newest[h] == p.ID && h != host {
+			kept = append(kept, p)
+		}
+	}
+	res.Peers = kept
 	for _, p := range res.Peers {
 		ph := p.Hostinfo.Hostname()
 		pl := ph
