@@ -183,10 +183,18 @@ pub fn diagnose(overrides: &Overrides, args: &DiagnoseArgs) -> anyhow::Result<Ex
     } else {
         vec![Target::local()]
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    // Several targets share the machine's cores (handshakes, parsing); one needs one thread.
+    let rt = if chosen.len() > 1 {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().min(4)))
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .context("starting the async runtime")?;
     let reports = rt.block_on(targets::diagnose_all(&chosen, &opts));
     // Drop the runtime before printing so that every cancelled probe (and its process group)
     // is gone by the time a caller reads our output.

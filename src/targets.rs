@@ -156,19 +156,24 @@ fn save(path: &Path, c: &Config) -> Result<(), String> {
 }
 
 /// Diagnoses one target from its vantage point; `Err` when it cannot even start (bad input,
-/// such as an unreadable `--ca-file`).
+/// such as an unreadable `--ca-file` or a destination that is refused).
 pub async fn diagnose(target: &Target, opts: &Options) -> Result<Diagnosis, String> {
+    let engine = Engine::new(opts.clone()).map_err(|e| e.to_string())?;
+    diagnose_with(&engine, target).await
+}
+
+/// [`diagnose`] with an engine already made: its trust store (loading the system's is the
+/// costliest part of starting) and its LocalAPI discovery serve every target.
+pub async fn diagnose_with(engine: &Engine, target: &Target) -> Result<Diagnosis, String> {
     match &target.kind {
-        Kind::Local => {
-            let engine = Engine::new(opts.clone()).map_err(|e| e.to_string())?;
-            Ok(engine.diagnose(|_| {}).await)
+        Kind::Local => Ok(engine.diagnose(|_| {}).await),
+        Kind::Ssh(dest) => {
+            let t = crate::tailscale::ssh::SshTarget::new(dest).map_err(|e| e.to_string())?;
+            Ok(engine.diagnose_ssh(&t, |_| {}).await)
         }
-        Kind::Ssh(dest) => crate::engine::diagnose_ssh(dest, opts)
-            .await
-            .map_err(|e| e.to_string()),
         Kind::Url(url) => {
             crate::diagnosis::remote::parse_target(url).map_err(|e| e.to_string())?;
-            Ok(crate::engine::diagnose_url(url, opts).await)
+            Ok(engine.diagnose_url(url).await)
         }
     }
 }
@@ -191,13 +196,27 @@ impl TargetReport {
     }
 }
 
-/// Every target at once (each bounded by its own timeouts); the results in the order given.
+/// Every target at once (each bounded by its own timeouts), with one engine; the results in
+/// the order given.
 pub async fn diagnose_all(targets: &[Target], opts: &Options) -> Vec<TargetReport> {
+    let engine = match Engine::new(opts.clone()) {
+        Ok(e) => std::sync::Arc::new(e),
+        Err(e) => {
+            return targets
+                .iter()
+                .map(|t| TargetReport {
+                    target: t.clone(),
+                    diagnosis: None,
+                    error: Some(e.to_string()),
+                })
+                .collect();
+        }
+    };
     let mut set = tokio::task::JoinSet::new();
     for (i, t) in targets.iter().enumerate() {
-        let (t, opts) = (t.clone(), opts.clone());
+        let (t, engine) = (t.clone(), engine.clone());
         set.spawn(async move {
-            let r = diagnose(&t, &opts).await;
+            let r = diagnose_with(&engine, &t).await;
             (i, t, r)
         });
     }

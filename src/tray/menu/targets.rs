@@ -83,7 +83,9 @@ mod tests {
             target("laptop", Some(Ok(https_off()))),
             target(
                 "site",
-                Some(Err("this build cannot diagnose this kind of target".into())),
+                Some(Err(
+                    "https://site.tail1234.ts.net/ is not a URL this can read".into(),
+                )),
             ),
             target("phone", None),
         ]);
@@ -134,8 +136,8 @@ mod tests {
             children(&m, "target.site"),
             [
                 "site (https://site.tail1234.ts.net/)",
-                "Cannot be checked: this build cannot diagnose this kind of",
-                "target",
+                "Cannot be checked: https://site.tail1234.ts.net/ is not a",
+                "URL this can read",
                 "Diagnose now",
                 "Copy report (Markdown)",
             ]
