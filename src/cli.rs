@@ -68,6 +68,20 @@ pub struct DiagnoseArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct ExporterArgs {
+    /// Address to serve /metrics and /probe on (loopback unless you say otherwise)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9839")]
+    pub listen: std::net::SocketAddr,
+    /// Reuse a target's result for this long, in seconds (0: only scrapes that arrive together
+    /// share a diagnosis)
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = serve_doctor::values::parse_cache_secs)]
+    pub cache: std::time::Duration,
+    /// Diagnoses (of different targets) running at once
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct TargetsArgs {
     #[command(subcommand)]
     pub action: Option<TargetsAction>,
@@ -144,6 +158,77 @@ pub fn settings(overrides: &Overrides) -> Settings {
         eprintln!("serve-doctor: warning: {p}");
     }
     settings::resolve(overrides, &loaded.config)
+}
+
+/// `serve-doctor exporter`: serves until SIGINT or SIGTERM, then exits 0.
+pub fn exporter(overrides: &Overrides, args: &ExporterArgs) -> anyhow::Result<ExitCode> {
+    use serve_doctor::exporter::{self, Exporter};
+    serve_doctor::logging::init(None, overrides.verbose);
+    let loaded = config::load();
+    for p in &loaded.problems {
+        eprintln!("serve-doctor: warning: {p}");
+    }
+    let opts = serve_doctor::settings::resolve(overrides, &loaded.config).engine;
+    let (list, problems) = targets::all(&loaded.config);
+    for p in &problems {
+        eprintln!("serve-doctor: warning: {p}");
+    }
+    let engine = match serve_doctor::engine::Engine::new(opts) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("serve-doctor: {e}");
+            return Ok(Exit::Usage.into());
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async {
+        let listener = match tokio::net::TcpListener::bind(args.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("serve-doctor: cannot listen on {}: {e}", args.listen);
+                return Ok(Exit::Usage.into());
+            }
+        };
+        let addr = listener.local_addr().unwrap_or(args.listen);
+        if !addr.ip().is_loopback() {
+            eprintln!(
+                "serve-doctor: warning: listening on {addr}, not loopback: anyone who reaches it \
+                 can start diagnoses of the configured targets (bounded by --cache)"
+            );
+        }
+        let names: Vec<&str> = list.iter().map(|t| t.name.as_str()).collect();
+        eprintln!(
+            "serve-doctor exporter: listening on http://{addr}/ (targets: {})",
+            names.join(", ")
+        );
+        let settings = exporter::Settings {
+            cache: args.cache,
+            concurrency: usize::from(args.concurrency),
+        };
+        let ex = std::sync::Arc::new(Exporter::new(engine, list, settings));
+        exporter::http::serve(listener, ex, quit()).await;
+        Ok(Exit::Success.into())
+    })
+}
+
+/// SIGINT or SIGTERM, whichever comes first (a service manager stops us with the second).
+async fn quit() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 pub fn diagnose(overrides: &Overrides, args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
@@ -236,7 +321,10 @@ fn render_one(name: &str, d: &serve_doctor::diagnosis::Diagnosis, format: Format
         Format::Markdown => report::markdown(d),
         Format::Text => report::text(d),
         Format::Nagios => report::nagios::render(d),
-        Format::Prometheus => report::prometheus::render(&[(name.to_string(), d)]),
+        Format::Prometheus => report::prometheus::render(&[report::prometheus::Sample {
+            target: name.to_string(),
+            diagnosis: Some(d),
+        }]),
     }
 }
 
@@ -247,11 +335,14 @@ fn render_all(reports: &[targets::TargetReport], worst: Health, format: Format) 
         Format::Markdown => report::targets_text(reports, worst, true),
         Format::Nagios => report::nagios::render_targets(reports, worst),
         Format::Prometheus => {
-            let ds: Vec<(String, &serve_doctor::diagnosis::Diagnosis)> = reports
+            let samples: Vec<report::prometheus::Sample> = reports
                 .iter()
-                .filter_map(|r| Some((r.target.name.clone(), r.diagnosis.as_ref()?)))
+                .map(|r| report::prometheus::Sample {
+                    target: r.target.name.clone(),
+                    diagnosis: r.diagnosis.as_ref(),
+                })
                 .collect();
-            report::prometheus::render(&ds)
+            report::prometheus::render(&samples)
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod diagnosis;
 pub mod engine;
 pub mod errors;
 pub mod exit;
+pub mod exporter;
 pub mod fix;
 pub mod instance;
 pub mod logging;
@@ -21,6 +22,7 @@ pub mod settings;
 pub mod shell;
 pub mod tailscale;
 pub mod targets;
+#[cfg(feature = "tray")]
 pub mod tray;
 pub mod tunnel;
 pub mod values;

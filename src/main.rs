@@ -29,8 +29,26 @@ enum Command {
     Diagnose(cli::DiagnoseArgs),
     /// Change the serve config (recreate, restore, fallbacks) with a backup first; see `fix --help`
     Fix(fix_cli::FixArgs),
+    /// Serve Prometheus metrics: /probe?target=NAME diagnoses a configured target, /metrics
+    /// shows the exporter and the last results
+    Exporter(cli::ExporterArgs),
     /// List, add and remove the targets to watch (remote nodes over SSH, URLs seen from here)
     Targets(cli::TargetsArgs),
+}
+
+#[cfg(feature = "tray")]
+fn tray(overrides: Overrides) -> anyhow::Result<ExitCode> {
+    serve_doctor::tray::run(overrides)
+}
+
+/// The headless build has no menu-bar app: say so, and what it does have.
+#[cfg(not(feature = "tray"))]
+fn tray(_: Overrides) -> anyhow::Result<ExitCode> {
+    eprintln!(
+        "serve-doctor: this build is headless (built without the \"tray\" feature): \
+         run `serve-doctor diagnose`, `serve-doctor exporter` or `serve-doctor --help`"
+    );
+    Ok(Exit::Usage.into())
 }
 
 fn main() -> ExitCode {
@@ -50,7 +68,8 @@ fn main() -> ExitCode {
         Some(Command::Diagnose(d)) => cli::diagnose(&args.overrides, d),
         Some(Command::Fix(f)) => fix_cli::run(&args.overrides, f),
         Some(Command::Targets(t)) => cli::targets(t),
-        None => serve_doctor::tray::run(args.overrides),
+        Some(Command::Exporter(e)) => cli::exporter(&args.overrides, e),
+        None => tray(args.overrides),
     };
     match result {
         Ok(code) => code,

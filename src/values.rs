@@ -31,6 +31,14 @@ pub fn parse_interval(s: &str) -> Result<u64, String> {
     }
 }
 
+/// `exporter --cache`: seconds, fractions allowed, 0 (no reuse) to 3600.
+pub fn parse_cache_secs(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=3600.0).contains(&v) => Ok(Duration::from_secs_f64(v)),
+        _ => Err(format!("{s:?} is not a number of seconds in 0..=3600")),
+    }
+}
+
 /// `--timeout`: seconds, fractions allowed, in (0, 3600].
 pub fn parse_secs(s: &str) -> Result<Duration, String> {
     let v: f64 = s

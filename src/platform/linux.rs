@@ -62,6 +62,7 @@ pub mod main_app {
     pub fn open_login_items() {}
 }
 
+#[cfg(feature = "tray")]
 /// The freedesktop notification service over D-Bus (notify-rust's `d` backend); elsewhere a log
 /// line, for want of a service.
 pub fn notify(title: &str, body: &str) -> anyhow::Result<()> {
@@ -75,6 +76,14 @@ pub fn notify(title: &str, body: &str) -> anyhow::Result<()> {
     #[cfg(not(target_os = "linux"))]
     log::info!("notification (no service on this platform): {title}: {body}");
     Ok(())
+}
+
+/// The resident set size from `/proc/self/status` (`VmRSS`, in kB there).
+pub fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// Opens the directory of `target` (or `target` itself, a directory) in the file manager.
@@ -109,9 +118,11 @@ pub fn tray_preflight() -> Result<(), String> {
     Ok(())
 }
 
+#[cfg(feature = "tray")]
 /// A GTK event loop needs no preparation to live in the tray.
 pub fn menu_bar_only<T: 'static>(_event_loop: &mut tao::event_loop::EventLoop<T>) {}
 
+#[cfg(feature = "tray")]
 /// AppIndicator has no template images: the coloured icon, always.
 pub fn with_icon(
     b: tray_icon::TrayIconBuilder,
@@ -121,6 +132,7 @@ pub fn with_icon(
     b.with_icon(icon)
 }
 
+#[cfg(feature = "tray")]
 pub fn set_icon(
     tray: &tray_icon::TrayIcon,
     icon: tray_icon::Icon,

@@ -84,6 +84,7 @@ pub mod main_app {
     }
 }
 
+#[cfg(feature = "tray")]
 /// `osascript -e 'display notification …'` as a bounded child process, so the crate needs no
 /// Objective-C build step (notify-rust on macOS pulls in mac-notification-sys, which compiles
 /// Objective-C and breaks the cross-check from Linux). The text is passed as an argument without
@@ -113,6 +114,12 @@ pub fn notify(title: &str, body: &str) -> anyhow::Result<()> {
     }
 }
 
+/// The current resident size needs Mach calls that no pure binding here offers; the exporter
+/// leaves the metric out rather than report the peak as if it were now.
+pub fn resident_bytes() -> Option<u64> {
+    None
+}
+
 /// Selects `target` in Finder (`open -R`).
 pub fn reveal(target: &Path) -> anyhow::Result<()> {
     let status = Command::new("/usr/bin/open")
@@ -131,12 +138,14 @@ pub fn tray_preflight() -> Result<(), String> {
     Ok(())
 }
 
+#[cfg(feature = "tray")]
 pub fn menu_bar_only<T: 'static>(event_loop: &mut tao::event_loop::EventLoop<T>) {
     use tao::platform::macos::{ActivationPolicy, EventLoopExtMacOS};
     event_loop.set_activation_policy(ActivationPolicy::Accessory);
     event_loop.set_activate_ignoring_other_apps(false);
 }
 
+#[cfg(feature = "tray")]
 pub fn with_icon(
     b: tray_icon::TrayIconBuilder,
     icon: tray_icon::Icon,
@@ -149,6 +158,7 @@ pub fn with_icon(
     }
 }
 
+#[cfg(feature = "tray")]
 pub fn set_icon(
     tray: &tray_icon::TrayIcon,
     icon: tray_icon::Icon,

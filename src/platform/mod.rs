@@ -71,10 +71,32 @@ impl Dirs {
     }
 }
 
+#[cfg(feature = "tray")]
 /// Shows a desktop notification. Blocks (a D-Bus round trip, a child process): call it off the
 /// UI thread. Best effort: the caller logs a failure, which is never fatal.
 pub fn notify(title: &str, body: &str) -> anyhow::Result<()> {
     os::notify(title, body)
+}
+
+/// What a process says about itself on a `/metrics` page (the `process_*` metrics); `None`
+/// where this platform does not tell.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProcessStats {
+    pub cpu_seconds: Option<f64>,
+    pub resident_bytes: Option<u64>,
+    pub open_fds: Option<u64>,
+    pub max_fds: Option<u64>,
+}
+
+/// This process's [`ProcessStats`], read now (a few system calls, no child process).
+pub fn process_stats() -> ProcessStats {
+    let (cpu_seconds, open_fds, max_fds) = unix::process_usage();
+    ProcessStats {
+        cpu_seconds,
+        resident_bytes: os::resident_bytes(),
+        open_fds,
+        max_fds,
+    }
 }
 
 /// Shows `path` in the file manager: macOS selects it in Finder; elsewhere its directory opens
@@ -95,12 +117,14 @@ pub fn tray_preflight() -> Result<(), String> {
     os::tray_preflight()
 }
 
+#[cfg(feature = "tray")]
 /// Makes the app a menu-bar app where the system distinguishes one (macOS: no Dock icon, no app
 /// menu, no focus stolen at launch). Call before the loop runs.
 pub fn menu_bar_only<T: 'static>(event_loop: &mut tao::event_loop::EventLoop<T>) {
     os::menu_bar_only(event_loop);
 }
 
+#[cfg(feature = "tray")]
 /// The builder with the icon, as a template image when `template` and [`TEMPLATE_ICONS`].
 pub fn with_icon(
     b: tray_icon::TrayIconBuilder,
@@ -110,6 +134,7 @@ pub fn with_icon(
     os::with_icon(b, icon, template)
 }
 
+#[cfg(feature = "tray")]
 /// Replaces the icon, as a template image when `template` and [`TEMPLATE_ICONS`].
 pub fn set_icon(
     tray: &tray_icon::TrayIcon,
@@ -129,6 +154,16 @@ pub fn in_login_session(program: &Path, args: &[&str]) -> Option<(PathBuf, Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn process_stats_are_read_where_the_platform_has_them() {
+        let s = process_stats();
+        assert!(s.cpu_seconds.is_some_and(|c| c >= 0.0));
+        assert!(s.open_fds.is_some_and(|n| n >= 3), "{s:?}");
+        if cfg!(target_os = "linux") {
+            assert!(s.resident_bytes.is_some_and(|b| b > 1 << 20), "{s:?}");
+        }
+    }
 
     #[test]
     fn reveal_refuses_a_path_with_nothing_behind_it() {

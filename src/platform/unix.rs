@@ -79,3 +79,22 @@ pub async fn quit_signal() {
         _ => std::future::pending().await,
     }
 }
+
+/// This process's CPU time (user + system) in seconds, its open descriptors and its limit, as
+/// every unix reports them; the resident size is per platform (`None` where it is unknown).
+pub fn process_usage() -> (Option<f64>, Option<u64>, Option<u64>) {
+    use nix::sys::resource::{Resource, UsageWho, getrlimit, getrusage};
+    let cpu = getrusage(UsageWho::RUSAGE_SELF).ok().map(|u| {
+        let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+        secs(u.user_time()) + secs(u.system_time())
+    });
+    // /dev/fd lists this process's descriptors on Linux and macOS alike; reading it opens one
+    // more, which is not counted.
+    let fds = std::fs::read_dir("/dev/fd")
+        .ok()
+        .map(|d| d.count().saturating_sub(1) as u64);
+    let max = getrlimit(Resource::RLIMIT_NOFILE)
+        .ok()
+        .map(|(soft, _)| soft);
+    (cpu, fds, max)
+}

@@ -26,9 +26,18 @@ pub fn health_value(h: Health) -> i64 {
     }
 }
 
-/// Adds the metrics of `d` for `target` to `registry` (one family per metric, labelled by
-/// target, so several targets share a registry).
-pub fn register(registry: &mut Registry, reports: &[(String, &Diagnosis)]) {
+/// One target's result: its diagnosis, or `None` when it could not be diagnosed at all (then
+/// only `probe_success` 0 and `serve_doctor_health` 3, unknown, are shown for it: nothing is
+/// guessed).
+#[derive(Debug, Clone)]
+pub struct Sample<'a> {
+    pub target: String,
+    pub diagnosis: Option<&'a Diagnosis>,
+}
+
+/// Adds the metrics of each sample to `registry` (one family per metric, labelled by target,
+/// so several targets share a registry).
+pub fn register(registry: &mut Registry, samples: &[Sample]) {
     let success = Family::<Labels, Gauge>::default();
     let health = Family::<Labels, Gauge>::default();
     let cause = Family::<Labels, Gauge>::default();
@@ -36,8 +45,13 @@ pub fn register(registry: &mut Registry, reports: &[(String, &Diagnosis)]) {
     let duration = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let expiry = Family::<Labels, Gauge>::default();
     let http = Family::<Labels, Gauge>::default();
-    for (target, d) in reports {
-        let t = || vec![("target".to_string(), target.clone())];
+    for sample in samples {
+        let t = || vec![("target".to_string(), sample.target.clone())];
+        let Some(d) = sample.diagnosis else {
+            success.get_or_create(&t()).set(0);
+            health.get_or_create(&t()).set(health_value(Health::Gray));
+            continue;
+        };
         success
             .get_or_create(&t())
             .set(i64::from(d.health == Health::Green));
@@ -109,10 +123,10 @@ fn via_status(d: &Diagnosis) -> Option<u16> {
         .ok()
 }
 
-/// The text exposition of `reports`.
-pub fn render(reports: &[(String, &Diagnosis)]) -> String {
+/// The text exposition of `samples`.
+pub fn render(samples: &[Sample]) -> String {
     let mut registry = Registry::default();
-    register(&mut registry, reports);
+    register(&mut registry, samples);
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = encode(&mut out, &registry);
@@ -143,7 +157,10 @@ mod tests {
     #[test]
     fn blackbox_names_and_ours_with_the_cause_and_each_check() {
         let d = crate::diagnosis::tests::healthy_diagnosis();
-        let text = render(&[("local".to_string(), &d)]);
+        let text = render(&[Sample {
+            target: "local".into(),
+            diagnosis: Some(&d),
+        }]);
         for line in [
             "probe_success{target=\"local\"} 1",
             "serve_doctor_health{target=\"local\"} 0",
@@ -155,6 +172,23 @@ mod tests {
         }
         assert!(text.contains("probe_ssl_earliest_cert_expiry{target=\"local\"} "));
         assert!(text.contains("probe_duration_seconds{target=\"local\",phase=\"chain\"} 0.012"));
+    }
+
+    #[test]
+    fn a_target_that_could_not_be_diagnosed_is_unknown_and_nothing_else() {
+        let text = render(&[Sample {
+            target: "laptop".into(),
+            diagnosis: None,
+        }]);
+        assert!(
+            text.contains("probe_success{target=\"laptop\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("serve_doctor_health{target=\"laptop\"} 3"),
+            "{text}"
+        );
+        assert!(!text.contains("serve_doctor_cause{"), "{text}");
     }
 
     #[test]

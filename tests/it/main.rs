@@ -4,10 +4,12 @@ mod support;
 
 mod diagnose;
 mod endpoints;
+mod exporter;
 mod fix;
 mod hostile;
 mod localapi;
 mod monitoring;
+#[cfg(feature = "tray")]
 mod packaging;
 mod probe;
 mod readme;
