@@ -10,5 +10,6 @@ mod schema;
 mod diagnose;
 mod endpoints;
 mod fix;
+mod monitoring;
 mod remote;
 mod ssh;
