@@ -6,7 +6,7 @@ APT_PACKAGES := libgtk-3-dev libdbus-1-dev libayatana-appindicator3-1 \
 	iproute2 openssl curl jq prometheus openssh-server openssh-client
 MAC_TARGET := aarch64-apple-darwin
 
-.PHONY: deps run test lint icons check-macos unit e2e bench test-tailnet bench-tailnet bench-targets
+.PHONY: deps run test lint icons check-macos unit e2e bench test-tailnet bench-tailnet bench-targets headless bench-monitoring
 # bundle/ is also a directory: without .PHONY, `make bundle` would be "up to date".
 .PHONY: app-icons bundle install uninstall
 
@@ -29,6 +29,12 @@ run: deps
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --no-default-features --target-dir target/headless -- -D warnings
+
+# The headless build (no tray: links no GTK, GDK, X11 or D-Bus library) for servers and
+# containers: target/headless/release/serve-doctor.
+headless:
+	$(CARGO) build --release --no-default-features --target-dir target/headless
 
 # Where rustup cannot install the macOS target, say so in one line and pass (only then).
 check-macos:
@@ -72,6 +78,10 @@ bench:
 # Time to the verdict on the real tailnet, beside the manual chain (curl, tailscale cert).
 bench-tailnet:
 	bash scripts/bench-tailnet.sh
+
+# Start-up of the desktop and headless builds, the exporter's idle cost and scrape latency.
+bench-monitoring:
+	bash scripts/bench-monitoring.sh
 
 # diagnose --all over several targets against the slowest single one, on the real tailnet.
 bench-targets:

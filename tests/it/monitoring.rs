@@ -103,3 +103,39 @@ async fn nagios_exit_statuses_and_a_prometheus_textfile_promtool_accepts() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The README's YAML block whose first line is `# NAME`.
+fn readme_yaml(name: &str) -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find(&format!("```yaml\n# {name}\n"))
+        .unwrap_or_else(|| panic!("README has no {name} block"))
+        + "```yaml\n".len();
+    let len = readme[start..].find("```").unwrap();
+    readme[start..start + len].to_string()
+}
+
+#[test]
+fn the_readme_scrape_config_and_alert_rule_pass_promtool() {
+    let Some(tool) = promtool() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, what) in [
+        ("prometheus.yml", "config"),
+        ("serve_doctor.rules.yml", "rules"),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, readme_yaml(name)).unwrap();
+        let o = std::process::Command::new(tool)
+            .args(["check", what])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "promtool check {what} {name}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}

@@ -127,3 +127,29 @@ fn the_report_schema_lists_every_code() {
     );
     assert_eq!(p["schema"]["const"], serve_doctor::diagnosis::REPORT_SCHEMA);
 }
+
+#[test]
+fn no_file_the_repository_tracks_holds_a_merge_conflict() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = std::process::Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(root)
+        .output();
+    // A source tarball has no git: nothing to list, nothing to check.
+    let Some(o) = o.ok().filter(|o| o.status.success()) else {
+        return;
+    };
+    let mut found = Vec::new();
+    for name in o.stdout.split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let name = String::from_utf8_lossy(name);
+        let Ok(text) = std::fs::read_to_string(root.join(name.as_ref())) else {
+            continue;
+        };
+        for (i, line) in text.lines().enumerate() {
+            if line.starts_with("<<<<<<< ") || line.starts_with(">>>>>>> ") {
+                found.push(format!("{name}:{}: {line}", i + 1));
+            }
+        }
+    }
+    assert!(found.is_empty(), "conflict markers:\n{}", found.join("\n"));
+}
