@@ -381,10 +381,18 @@ impl Engine {
             return None;
         }
         let forced = self.opts.socket.is_some();
-        let mut cached = self.discovery.lock().await;
-        let found = match cached.as_ref() {
-            Some(d) => d.clone(),
-            None => localapi::discover(self.opts.socket.as_deref(), &self.roots).await,
+        // The lock covers discovery only, so that runs side by side (`--all`, the exporter)
+        // share one discovery but never wait for each other's status reads.
+        let found = {
+            let mut cached = self.discovery.lock().await;
+            match cached.as_ref() {
+                Some(d) => d.clone(),
+                None => {
+                    let d = localapi::discover(self.opts.socket.as_deref(), &self.roots).await;
+                    *cached = Some(d.clone());
+                    d
+                }
+            }
         };
         let api = Arc::new(LocalApi::new(found.endpoint.clone(), self.opts.timeout));
         let desc = format!("{} ({})", found.endpoint, found.via.describe());
@@ -398,7 +406,6 @@ impl Engine {
         };
         match read().await {
             Ok(status) => {
-                *cached = Some(found);
                 let mut status = match settle_online(&status).await {
                     true => read().await.unwrap_or(status),
                     false => status,
@@ -415,13 +422,21 @@ impl Engine {
             // The daemon is not there: forget the endpoint (it may move, e.g. the macOS app
             // restarting on a new port) and let the CLI speak, unless the socket was forced.
             Err(e) if e.is_unreachable() && !forced => {
-                *cached = None;
+                self.forget(&found).await;
                 None
             }
             Err(e) => {
-                *cached = None;
+                self.forget(&found).await;
                 Some((route, desc, Err(api_failure(e)), ms_since(s)))
             }
+        }
+    }
+
+    /// Forgets a discovered endpoint that failed, unless another run has found a new one since.
+    async fn forget(&self, failed: &Discovery) {
+        let mut cached = self.discovery.lock().await;
+        if cached.as_ref().is_some_and(|d| d.endpoint == failed.endpoint) {
+            *cached = None;
         }
     }
 
