@@ -38,6 +38,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 cp "$ROOT/target/release/serve-doctor" "$WORK/desktop" || die "no desktop build"
 cp "$ROOT/target/headless/release/serve-doctor" "$WORK/headless" || die "no headless build"
+# The bench's build cache and Go's stay the user's own: HOME moves below only for serve-doctor.
+export SERVE_DOCTOR_BENCH_CACHE=${SERVE_DOCTOR_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/serve-doctor-tailnet}
+GOCACHE=$(go env GOCACHE 2>/dev/null) && export GOCACHE
+GOMODCACHE=$(go env GOMODCACHE 2>/dev/null) && export GOMODCACHE
 export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_DATA_HOME=$WORK/home/.local/share
 mkdir -p "$XDG_CONFIG_HOME" "$XDG_DATA_HOME"
 
@@ -81,22 +85,22 @@ done
 exporter() {
     ns "$WORK/headless" exporter --listen "127.0.0.1:$1" --cache "$2" "${COMMON[@]}" \
         >"$WORK/exporter-$1.log" 2>&1 &
-    PIDS+=($!)
     local end=$(( $(date +%s) + 20 ))
     until ns curl -s -o /dev/null "http://127.0.0.1:$1/"; do
         [ "$(date +%s)" -lt "$end" ] || die "exporter on $1 did not start: $(cat "$WORK/exporter-$1.log")"
         sleep 0.1
     done
+    # The exporter itself, not the subshell & made of the function.
+    PIDS+=("$(pgrep -f "headless exporter --listen 127.0.0.1:$1" | head -1)")
 }
-# The exporter's process (ip netns exec execs it, so $! is the exporter itself).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_mb() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 # scrapes PORT N: N scrapes of /probe?target=local over one keep-alive connection, as
 # Prometheus keeps its connection; the median of curl's time_total, in ms.
 scrapes() {
-    local urls=()
-    for _ in $(seq "$2"); do urls+=("http://127.0.0.1:$1/probe?target=local"); done
-    ns curl -s -o /dev/null -w '%{time_total}\n' "${urls[@]}" |
+    local args=()
+    for _ in $(seq "$2"); do args+=(-o /dev/null "http://127.0.0.1:$1/probe?target=local"); done
+    ns curl -s -w '%{time_total}\n' "${args[@]}" |
         awk '{ print $1 * 1000 }' | sort -n | awk -v n="$2" 'NR == int((n + 1) / 2) { printf "%.2f", $1 }'
 }
 
@@ -120,5 +124,5 @@ printf '| /probe, cached result (median of %s) | %s ms |\n' "$SCRAPES" "$(scrape
 printf '| RSS after %s scrapes | %s MB |\n' "$SCRAPES" "$(rss_mb "$PID")"
 exporter 19840 0
 printf '| /probe, fresh diagnosis each time (median of %s) | %s ms |\n' "$RUNS" "$(scrapes 19840 "$RUNS")"
-printf '| per scrape without the exporter: a \`diagnose --format prometheus\` process (median of %s) | %s ms |\n' \
+printf '| per scrape without the exporter: a diagnose --format prometheus process (median of %s) | %s ms |\n' \
     "$RUNS" "$(median_ms "$WORK/headless" diagnose --format prometheus "${COMMON[@]}")"

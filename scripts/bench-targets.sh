@@ -35,6 +35,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 BIN=$WORK/serve-doctor
 cp "$SRC_BIN" "$BIN"
+# The bench's build cache and Go's stay the user's own: HOME moves below only for serve-doctor.
+export SERVE_DOCTOR_BENCH_CACHE=${SERVE_DOCTOR_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/serve-doctor-tailnet}
+GOCACHE=$(go env GOCACHE 2>/dev/null) && export GOCACHE
+GOMODCACHE=$(go env GOMODCACHE 2>/dev/null) && export GOMODCACHE
 export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_DATA_HOME=$WORK/home/.local/share
 mkdir -p "$XDG_CONFIG_HOME" "$XDG_DATA_HOME"
 

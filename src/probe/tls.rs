@@ -33,7 +33,8 @@ use super::{CertInfo, CertProblem, TlsOutcome, Via};
 
 /// The trust anchors (system store plus extras) and client settings every handshake uses.
 ///
-/// Build it once and share it (`Arc<Trust>`): loading the system store is not free.
+/// Build it once and share it (`Arc<Trust>`): loading the system store is not free (it is
+/// loaded in the background from the moment the `Trust` exists).
 #[derive(Debug)]
 pub struct Trust {
     /// Provider, protocol versions, the platform verifier, resumption off. Each handshake clones
@@ -126,11 +127,28 @@ impl Trust {
     }
 
     fn build(extra: Vec<CertificateDer<'static>>) -> Result<Trust, rustls::Error> {
+        // The extra anchors are the user's input: refuse a bad one now, not at the first
+        // handshake.
+        let mut check = rustls::RootCertStore::empty();
+        for cert in &extra {
+            check.add(cert.clone())?;
+        }
         let provider = Arc::new(rustls_graviola::default_provider());
-        let verifier: Arc<dyn ServerCertVerifier> = Arc::new(
-            rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())?,
-        );
-        Trust::with_verifier(provider, verifier)
+        let lazy = Arc::new(LazyPlatform {
+            provider: provider.clone(),
+            extra,
+            built: OnceLock::new(),
+        });
+        // Loading the system store (every file of /etc/ssl/certs on Linux) is most of a run's
+        // start-up cost: a thread does it while the run reads the status, and the first
+        // handshake waits for it only if it is not done yet.
+        let warm = lazy.clone();
+        let _ = std::thread::Builder::new()
+            .name("trust-store".into())
+            .spawn(move || {
+                let _ = warm.get();
+            });
+        Trust::with_verifier(provider, lazy)
     }
 
     fn with_verifier(
@@ -162,6 +180,78 @@ impl Trust {
             .dangerous()
             .set_certificate_verifier(recorder.clone());
         (TlsConnector::from(Arc::new(config)), recorder)
+    }
+}
+
+/// The platform verifier, built on first use (or by the thread [`Trust::build`] starts). The
+/// signature checks need only the provider, so only the certificate check waits for the store.
+#[derive(Debug)]
+struct LazyPlatform {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    extra: Vec<CertificateDer<'static>>,
+    built: OnceLock<Result<Arc<rustls_platform_verifier::Verifier>, rustls::Error>>,
+}
+
+impl LazyPlatform {
+    fn get(&self) -> Result<&Arc<rustls_platform_verifier::Verifier>, rustls::Error> {
+        self.built
+            .get_or_init(|| {
+                rustls_platform_verifier::Verifier::new_with_extra_roots(
+                    self.extra.iter().cloned(),
+                    self.provider.clone(),
+                )
+                .map(Arc::new)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+impl ServerCertVerifier for LazyPlatform {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.get()?
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
