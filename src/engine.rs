@@ -32,7 +32,7 @@ use crate::tailscale::ssh::{BadTarget, Session, SshTarget};
 use crate::tailscale::{self, CertCommand, CliFailure, ServeConfig, Status};
 
 mod url;
-pub use url::{MAGICDNS_ENV, diagnose_url};
+pub use url::{MAGICDNS_ENV, PeerView, diagnose_url};
 
 /// Everything a run can be told, after flags have been merged over the config file
 /// ([`crate::settings::resolve`]).

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::config::{self, Config, Loaded, TargetEntry};
 use crate::diagnosis::{Diagnosis, Health};
-use crate::engine::{Engine, Options};
+use crate::engine::{Engine, Options, PeerView};
 
 /// The name of this node's own target.
 pub const LOCAL: &str = "local";
@@ -165,6 +165,16 @@ pub async fn diagnose(target: &Target, opts: &Options) -> Result<Diagnosis, Stri
 /// [`diagnose`] with an engine already made: its trust store (loading the system's is the
 /// costliest part of starting) and its LocalAPI discovery serve every target.
 pub async fn diagnose_with(engine: &Engine, target: &Target) -> Result<Diagnosis, String> {
+    diagnose_in(engine, target, &PeerView::default()).await
+}
+
+/// [`diagnose_with`] as one of several targets of a run, which share `view` (this device's
+/// status with its peers, read once for all URL targets).
+async fn diagnose_in(
+    engine: &Engine,
+    target: &Target,
+    view: &PeerView,
+) -> Result<Diagnosis, String> {
     match &target.kind {
         Kind::Local => Ok(engine.diagnose(|_| {}).await),
         Kind::Ssh(dest) => {
@@ -173,7 +183,7 @@ pub async fn diagnose_with(engine: &Engine, target: &Target) -> Result<Diagnosis
         }
         Kind::Url(url) => {
             crate::diagnosis::remote::parse_target(url).map_err(|e| e.to_string())?;
-            Ok(engine.diagnose_url(url).await)
+            Ok(engine.diagnose_url_in(url, view).await)
         }
     }
 }
@@ -212,11 +222,12 @@ pub async fn diagnose_all(targets: &[Target], opts: &Options) -> Vec<TargetRepor
                 .collect();
         }
     };
+    let view = std::sync::Arc::new(PeerView::default());
     let mut set = tokio::task::JoinSet::new();
     for (i, t) in targets.iter().enumerate() {
-        let (t, engine) = (t.clone(), engine.clone());
+        let (t, engine, view) = (t.clone(), engine.clone(), view.clone());
         set.spawn(async move {
-            let r = diagnose_with(&engine, &t).await;
+            let r = diagnose_in(&engine, &t, &view).await;
             (i, t, r)
         });
     }

@@ -50,11 +50,41 @@ pub async fn diagnose_url(url: &str, opts: &Options) -> Diagnosis {
     }
 }
 
+/// This device's status with its peers, read once for every URL target of one run (`--all`):
+/// one view of the netmap for all of them, and one read instead of one per target. Made anew
+/// for each run, so nothing outlives it.
+#[derive(Debug, Default)]
+pub struct PeerView(tokio::sync::OnceCell<Option<PeerRead>>);
+
+/// The route that answered, the status with peers, how long the read took.
+type PeerRead = (
+    String,
+    Result<crate::tailscale::Status, crate::tailscale::CliFailure>,
+    u64,
+);
+
 impl Engine {
     /// [`diagnose_url`] with this engine's trust store and cached discovery.
     pub async fn diagnose_url(&self, url: &str) -> Diagnosis {
+        self.diagnose_url_in(url, &PeerView::default()).await
+    }
+
+    /// This device's status with peers over the LocalAPI, else the CLI; `None` with neither.
+    async fn read_peers(&self) -> Option<PeerRead> {
+        if let Some((api, _, status, ms)) = self.api_status(true).await {
+            return Some((api.describe(), status, ms));
+        }
+        let l = self.locate().ok()?;
+        let cli = CliRoute::new(&l.path, l.source.describe(), self.opts.timeout);
+        let s = Instant::now();
+        let status = cli.status_with_peers().await;
+        Some((cli.describe(), status, ms_since(s)))
+    }
+
+    /// [`Engine::diagnose_url`] reading this device's status through `view`, which other
+    /// targets of the same run share.
+    pub async fn diagnose_url_in(&self, url: &str, view: &PeerView) -> Diagnosis {
         let start = Instant::now();
-        let t = self.opts.timeout;
         let mut ev = Evidence::new(
             chrono::Utc::now(),
             url,
@@ -65,20 +95,10 @@ impl Engine {
         if ev.target.is_err() {
             return done(&ev, "none (nothing to diagnose)".into());
         }
-        let (route, status, ms) = match self.api_status(true).await {
-            Some((api, _, status, ms)) => (api.describe(), status, ms),
-            None => match self.locate() {
-                Ok(l) => {
-                    let cli = CliRoute::new(&l.path, l.source.describe(), t);
-                    let s = Instant::now();
-                    let status = cli.status_with_peers().await;
-                    (cli.describe(), status, ms_since(s))
-                }
-                Err(_) => {
-                    ev.no_tailscale = true;
-                    return done(&ev, "none (no LocalAPI, no CLI)".into());
-                }
-            },
+        let Some((route, status, ms)) = view.0.get_or_init(|| self.read_peers()).await.clone()
+        else {
+            ev.no_tailscale = true;
+            return done(&ev, "none (no LocalAPI, no CLI)".into());
         };
         ev.status = Step::Done { value: status, ms };
         if !ev.running() {

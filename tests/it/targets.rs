@@ -77,3 +77,44 @@ async fn diagnose_all_reports_one_entry_per_target_with_the_worst_exit() {
     let o = serve_doctor(&sc, &args).await;
     assert_eq!(o.status.code(), Some(64), "{}", out(&o));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn url_targets_of_one_run_share_one_read_of_this_devices_peers() {
+    let sc = Scenario::new();
+    sc.status("healthy");
+    let dir = sc.path().join("home/.config/serve-doctor");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Three views of other nodes (their addresses closed here: each is a quick failure).
+    let closed = crate::support::tls::closed_port().await;
+    let targets: Vec<Value> = (1..=3)
+        .map(|i| serde_json::json!({"name": format!("site{i}"), "url": format!("https://{closed}/")}))
+        .collect();
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::json!({ "targets": targets }).to_string(),
+    )
+    .unwrap();
+    let cli = sc.cli();
+    let o = serve_doctor(
+        &sc,
+        &[
+            "diagnose",
+            "--all",
+            "--json",
+            "--tailscale",
+            cli.to_str().unwrap(),
+            "--timeout",
+            "5",
+        ],
+    )
+    .await;
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
+    assert_eq!(v["targets"].as_array().unwrap().len(), 4, "{v:#}");
+    let with_peers = sc
+        .argv_log()
+        .into_iter()
+        .filter(|a| a.first().map(String::as_str) == Some("status"))
+        .filter(|a| !a.iter().any(|x| x == "--peers=false"))
+        .count();
+    assert_eq!(with_peers, 1, "{:?}", sc.argv_log());
+}
