@@ -250,6 +250,63 @@ fn ssh_stopped_after_tailscale_down() {
 }
 
 #[test]
+fn ssh_logged_out_needs_login() {
+    let Some(b) = bench() else { return };
+    let s = Sshd::start(&b);
+    b.ts_ok(SERVER, &["logout"]);
+    b.wait_state(SERVER, "NeedsLogin");
+    same_as_local(&b, &s, &[], "needs_login");
+}
+
+#[test]
+fn ssh_serve_keyed_to_the_old_name_after_a_rename() {
+    let Some(b) = bench() else { return };
+    let s = Sshd::start(&b);
+    b.admin("rename?host=server&to=renamed");
+    b.wait("the new name", 30, || {
+        b.status(SERVER)["Self"]["DNSName"] == "renamed.tailnet.test."
+    });
+    same_as_local(&b, &s, &[], "serve_name_mismatch");
+}
+
+#[test]
+fn ssh_plain_http_and_no_serve_config() {
+    let Some(b) = bench() else { return };
+    let s = Sshd::start(&b);
+    b.ts_ok(SERVER, &["serve", "reset"]);
+    b.ts_ok(SERVER, &["serve", "--bg", "--http=80", "18080"]);
+    same_as_local(&b, &s, &[], "serve_plain_http");
+    b.ts_ok(SERVER, &["serve", "reset"]);
+    same_as_local(&b, &s, &[], "serve_not_configured");
+}
+
+#[test]
+fn ssh_control_gone_and_tailscaled_gone() {
+    let Some(b) = bench() else { return };
+    let s = Sshd::start(&b);
+    b.admin("control?on=0");
+    b.wait("Self.Online to turn false", 60, || {
+        b.status(SERVER)["Self"]["Online"] == false
+    });
+    same_as_local(&b, &s, &[], "control_unreachable");
+    b.stop_node(SERVER);
+    same_as_local(&b, &s, &[], "daemon_unreachable");
+}
+
+#[test]
+fn ssh_issuance_refused_then_stalling() {
+    let Some(b) = bench() else { return };
+    let s = Sshd::start(&b);
+    b.admin("acme?mode=refuse");
+    b.forget_certs(SERVER);
+    same_as_local(&b, &s, &["--timeout", "5"], "cert_issuance_failing");
+    b.admin("acme?mode=stall");
+    b.forget_certs(SERVER);
+    // The daemon's own attempt is under way for both runs (each handshake would start one).
+    same_as_local(&b, &s, &["--timeout", "3"], "cert_pending");
+}
+
+#[test]
 fn ssh_fix_recreate_round_trip_keeps_the_backup_here_named_after_the_node() {
     let Some(b) = bench() else { return };
     let s = Sshd::start(&b);
