@@ -231,7 +231,21 @@ async fn quit() {
     }
 }
 
+/// `--socket` names a socket on this machine, which a remote node's run cannot use: refused
+/// rather than silently ignored.
+pub fn socket_with_ssh(overrides: &Overrides, ssh: bool) -> Option<String> {
+    (ssh && overrides.socket.is_some()).then(|| {
+        "--socket names a socket on this machine and cannot be used with --ssh (the node's own \
+         tailscale is used there; --tailscale PATH names its CLI)"
+            .to_string()
+    })
+}
+
 pub fn diagnose(overrides: &Overrides, args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
+    if let Some(why) = socket_with_ssh(overrides, args.ssh.is_some()) {
+        eprintln!("serve-doctor: {why}");
+        return Ok(Exit::Usage.into());
+    }
     let loaded = config::load();
     for p in &loaded.problems {
         eprintln!("serve-doctor: warning: {p}");

@@ -217,6 +217,10 @@ pub fn run(overrides: &Overrides, args: &FixArgs) -> anyhow::Result<ExitCode> {
             return Ok(Exit::Usage.into());
         }
     };
+    if let Some(why) = cli::socket_with_ssh(overrides, ssh.is_some()) {
+        eprintln!("serve-doctor: {why}");
+        return Ok(Exit::Usage.into());
+    }
     let engine = cli::settings(overrides).engine;
     let dirs = Dirs::discover().context("no home directory: cannot find the data directory")?;
     let action = action(&args.action);

@@ -294,7 +294,38 @@ pub async fn run_ssh(
     };
     let report = run(action, &remote).await;
     session.close().await;
-    report
+    report.map(|mut r| {
+        let dest = target.shown();
+        for line in r.plan.undo.iter_mut().chain(r.plan.notes.iter_mut()) {
+            *line = aimed_at(line, &dest);
+        }
+        r
+    })
+}
+
+/// `line` with each of our own commands in it (`serve-doctor fix ACTION …`, but `backups`) given `--ssh DEST`
+/// after the action word, so that an undo line pasted as it is acts on the node the change was
+/// made on, not on this one.
+fn aimed_at(line: &str, dest: &str) -> String {
+    const OURS: &str = "serve-doctor fix ";
+    let quoted = crate::shell::word(dest);
+    let mut out = String::with_capacity(line.len() + dest.len() + 8);
+    let mut rest = line;
+    while let Some(at) = rest.find(OURS) {
+        let after = at + OURS.len();
+        let word_end = rest[after..]
+            .find(|c: char| c.is_whitespace() || c == '`' || c == ')')
+            .map_or(rest.len(), |i| after + i);
+        out.push_str(&rest[..word_end]);
+        // The backups are kept here, so listing them needs no connection.
+        if &rest[after..word_end] != "backups" {
+            out.push_str(" --ssh ");
+            out.push_str(&quoted);
+        }
+        rest = &rest[word_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// What an action needs to know besides the snapshot, read before planning.
@@ -418,4 +449,26 @@ pub async fn funnel_on(opts: &FixOptions) -> Result<FixReport, FixError> {
 /// `funnel-off`: see [`Action::FunnelOff`].
 pub async fn funnel_off(opts: &FixOptions) -> Result<FixReport, FixError> {
     run(&Action::FunnelOff, opts).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn undo_lines_of_a_remote_fix_name_the_remote_node() {
+        assert_eq!(
+            super::aimed_at(
+                "serve-doctor fix restore --yes (restores the backup this run writes; `serve-doctor fix backups` lists them)",
+                "alice@box:2222"
+            ),
+            "serve-doctor fix restore --ssh alice@box:2222 --yes (restores the backup this run writes; `serve-doctor fix backups` lists them)"
+        );
+        assert_eq!(
+            super::aimed_at("serve-doctor fix restore", "[::1]:22"),
+            "serve-doctor fix restore --ssh '[::1]:22'"
+        );
+        assert_eq!(
+            super::aimed_at("tailscale serve reset", "box"),
+            "tailscale serve reset"
+        );
+    }
 }

@@ -90,6 +90,24 @@ fn hostile_destinations_and_options_are_refused_before_ssh_runs() {
         );
         assert_eq!(o.status.code(), Some(64), "{opts}");
     }
+    // A socket of this machine cannot serve a remote node: said, not silently ignored.
+    for args in [
+        vec!["diagnose", "--ssh", "box", "--socket", "/run/x.sock"],
+        vec![
+            "fix",
+            "recreate",
+            "--yes",
+            "--ssh",
+            "box",
+            "--socket",
+            "/run/x.sock",
+        ],
+    ] {
+        let o = serve_doctor(d.path(), &args, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(64), "{args:?}: {err}");
+        assert!(err.contains("cannot be used with --ssh"), "{args:?}: {err}");
+    }
     assert!(!d.path().join("ssh.log").exists(), "ssh ran");
 }
 
