@@ -180,6 +180,13 @@ open_menu() {
     xdotool mousemove "$CX" "$CY" click 1
     wait_for 5 menu_open
 }
+# menu_labels: the menu's top-level labels as the app last logged them, one per line, with what
+# changes from run to run (work paths, clock times, versions, durations) replaced by a word: what
+# the README's screenshots are compared by.
+menu_labels() {
+    grep -F "menu shows: " "$WORK/app.log" | tail -1 | sed 's/.*menu shows: //' | sed 's/ | /\n/g' |
+        sed -E 's#/tmp/[^ )]*#<path>#g; s/since [0-9]{1,2}:[0-9]{2}/since <time>/; s/tailscaled [^ ]+/tailscaled <version>/; s/[0-9]+ ms/<n> ms/g'
+}
 EXPECTED="ssh -N -L 18080:127.0.0.1:18080 alice@$NAME"
 if open_menu; then
     sleep 0.3
@@ -191,6 +198,7 @@ if open_menu; then
     sleep 0.3
     shot "$OUT/03-menu-red-hover.png"
     cp "$WORK/menu.geom" "$WORK/menu-red.geom"
+    menu_labels >"$OUT/menu-red.labels"
     xdotool key Return
     got=
     end=$(( $(date +%s) + 5 ))
@@ -278,6 +286,7 @@ if open_menu; then
     sleep 0.3
     shot "$OUT/05-menu-green.png"
     cp "$WORK/menu.geom" "$WORK/menu-green.geom"
+    menu_labels >"$OUT/menu-green.labels"
     xdotool key Escape
 fi
 
@@ -534,6 +543,20 @@ if [ -n "${UPDATE_DOCS:-}" ] && [ "$failed" -eq 0 ]; then
     crop_menu "$OUT/03-menu-red-hover.png" "$WORK/menu-red.geom" "$ROOT/docs/screenshot-menu.png"
     crop_menu "$OUT/05-menu-green.png" "$WORK/menu-green.geom" "$ROOT/docs/screenshot-menu-green.png"
     "$CONVERT" "$OUT/01-red-icon.png" "$OUT/04-green-icon.png" +append "$ROOT/docs/screenshot-icon-red-green.png"
-    note "docs/screenshot-*.png updated"
+    cp "$OUT/menu-red.labels" "$ROOT/docs/screenshot-menu.labels"
+    cp "$OUT/menu-green.labels" "$ROOT/docs/screenshot-menu-green.labels"
+    note "docs/screenshot-*.png and their .labels updated"
+else
+    # The README's screenshots must show the menu as it is: their labels, recorded when they
+    # were taken, against the labels of this run's menus in the same states.
+    for state in red green; do
+        doc=$ROOT/docs/screenshot-menu.labels
+        [ "$state" = green ] && doc=$ROOT/docs/screenshot-menu-green.labels
+        if [ -s "$OUT/menu-$state.labels" ] && diff -u "$doc" "$OUT/menu-$state.labels" >"$WORK/labels.diff" 2>&1; then
+            pass "the README's $state menu screenshot shows the labels the app shows"
+        else
+            fail "the README's $state menu screenshot is stale (UPDATE_DOCS=1 bash tests/e2e/tray.sh renews it): $(head -20 "$WORK/labels.diff" | tr '\n' ' ')"
+        fi
+    done
 fi
 finish
