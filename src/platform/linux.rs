@@ -1,5 +1,6 @@
 //! Linux and the other unixes with an XDG desktop: XDG base directories, an XDG autostart entry,
-//! freedesktop notifications over D-Bus, the AppIndicator tray and its preflight.
+//! freedesktop notifications over D-Bus (with buttons), the confirmation dialog (GTK 3, through
+//! rfd), the AppIndicator tray and its preflight.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,6 +1,12 @@
 //! macOS: the app's folders under `~/Library`, SMAppService login items, `osascript`
-//! notifications, Finder, a menu-bar-only app with template icons, and `launchctl asuser` for the
-//! Tailscale GUI binary.
+//! notifications, the confirmation dialog (a system alert through rfd), Finder, a menu-bar-only
+//! app with template icons, and `launchctl asuser` for the Tailscale GUI binary.
+//!
+//! Notifications stay on `osascript`, without buttons: UNUserNotificationCenter
+//! (objc2-user-notifications) could send them safely, but a click only reaches an app through
+//! the center's delegate, an Objective-C class of our own, and declaring one (`define_class!`,
+//! the protocol's `unsafe impl`) needs `unsafe`, which the crate root forbids. Buttons that could
+//! never reach the app would be worse than none.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

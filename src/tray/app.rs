@@ -8,7 +8,9 @@
 //! through the `EventLoopProxy` the other. Menu clicks arrive through
 //! `MenuEvent::set_event_handler`, forwarded into the loop by the same proxy (polling the receiver
 //! would not wake a `ControlFlow::Wait` loop), and are routed by their [`MenuAction`] group; a
-//! finished fix asks the monitor for a diagnosis at once.
+//! finished fix asks the monitor for a diagnosis at once. A plan that needs confirming gets its
+//! dialog's text here and goes to the actions worker, which shows the dialog and sends the answer
+//! back as an [`ActMsg`]: no handler of this loop waits for a dialog.
 //!
 //! Nothing here may block: every handler is timed and one over 16 ms (a frame) is logged.
 

@@ -3,7 +3,9 @@
 //!
 //! It also owns everything that may block: the config file (reload when it changes on disk, save
 //! settings), the history file, notifications and launching the browser. The UI thread only ever
-//! receives [`UiMsg`]s and sends [`MonitorCmd`]s (`view.rs`).
+//! receives [`UiMsg`]s and sends [`MonitorCmd`]s (`view.rs`). A notification's button is a
+//! `MonitorCmd` too: its click comes back on a channel of this loop and is handled as the menu
+//! item's would be.
 //!
 //! On the LocalAPI route it also runs the IPN bus watcher ([`bus`]) and feeds its events to the
 //! state machine, which turns them into debounced runs and slows the poll to a safety net.
