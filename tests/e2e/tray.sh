@@ -375,6 +375,35 @@ if pick_recreate && wait_for 10 dialog_up; then
     pass "Recreate serve… opened the dialog '$DIALOG_TITLE' (window $DLG, ${DLG_GEOM// /,})"
     shot "$OUT/08-dialog.png"
     [ "$(writes_since "$argv_before")" -eq 0 ] && pass "planning changed nothing (no write call)" || fail "planning ran $(writes_since "$argv_before") write calls"
+    # While the dialog waits, the app does not: the monitor polls on (the background thread is
+    # not held by the worker's dialog), and the menu still opens and answers clicks (the UI
+    # thread is not held either).
+    polls=$(count_in "$WORK/app.log" "Poll run:")
+    if wait_for 10 at_least "$WORK/app.log" "Poll run:" $((polls + 2)); then
+        pass "with the dialog up the monitor kept polling ($polls → $(count_in "$WORK/app.log" "Poll run:") runs)"
+    else
+        fail "no poll ran while the dialog was up"
+    fi
+    # menu_beside_dialog: a popup taller than 100 px that is not the dialog's window.
+    menu_beside_dialog() {
+        xwininfo -root -children 2>/dev/null | grep -v "^ *$(printf '0x%x' "$DLG") " | python3 -c '
+import re, sys
+for line in sys.stdin:
+    m = re.search(r"\s(\d+)x(\d+)\+(-?\d+)\+(-?\d+)\s", line)
+    if m and int(m.group(2)) > 100 and int(m.group(1)) < 1200:
+        sys.exit(0)
+sys.exit(1)
+'
+    }
+    xdotool mousemove "$CX" "$CY" click 1
+    if wait_for 5 menu_beside_dialog; then
+        sleep 0.3
+        shot "$OUT/08-menu-while-dialog.png"
+        xdotool key Escape
+        pass "with the dialog up the menu still opens"
+    else
+        fail "the menu did not open while the dialog was up"
+    fi
     # Return presses the default button, which must be Cancel.
     xdotool windowfocus --sync "$DLG" key --window "$DLG" Return
     if wait_for 5 grep -q "Recreate serve: the dialog answered cancel" "$WORK/app.log" && wait_for 5 dialog_gone; then
