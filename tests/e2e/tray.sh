@@ -423,8 +423,7 @@ sleep 0.5
 argv_before=$(wc -l <"$SCN/argv.log")
 if pick_recreate && wait_for 10 dialog_up; then
     pass "Recreate serve… opened the dialog again"
-    # GTK's OK/Cancel put OK last, at the right end of the button row along the bottom.
-    read -r DW DH DX DY <<<"$DLG_GEOM"
+    # GTK's OK/Cancel put OK after Cancel, which has the focus: Tab moves it to OK.
     xdotool windowfocus --sync "$DLG" key --window "$DLG" Tab
     sleep 0.2
     shot "$OUT/08-dialog-run-focused.png"
