@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 APT_PACKAGES := libgtk-3-dev libdbus-1-dev libayatana-appindicator3-1 \
-	xvfb xdotool x11-utils imagemagick trayer xclip \
+	xvfb xdotool x11-utils imagemagick trayer xclip dbus python3-dbus python3-gi \
 	iproute2 openssl curl jq prometheus openssh-server openssh-client
 MAC_TARGET := aarch64-apple-darwin
 

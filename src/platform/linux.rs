@@ -1,5 +1,6 @@
 //! Linux and the other unixes with an XDG desktop: XDG base directories, an XDG autostart entry,
-//! freedesktop notifications over D-Bus, the AppIndicator tray and its preflight.
+//! freedesktop notifications over D-Bus (with buttons), the confirmation dialog (GTK 3, through
+//! rfd), the AppIndicator tray and its preflight.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -64,18 +65,57 @@ pub mod main_app {
 
 #[cfg(feature = "tray")]
 /// The freedesktop notification service over D-Bus (notify-rust's `d` backend); elsewhere a log
-/// line, for want of a service.
-pub fn notify(title: &str, body: &str) -> anyhow::Result<()> {
+/// line, for want of a service. With `actions`, waits on the same connection for the server's
+/// `ActionInvoked` or `NotificationClosed` about this notification: the server closes it when it
+/// expires (8 s here), when the user dismisses it or clicks a button.
+pub fn notify(title: &str, body: &str, actions: &[(&str, &str)]) -> anyhow::Result<Option<String>> {
     #[cfg(target_os = "linux")]
-    notify_rust::Notification::new()
-        .appname("Serve Doctor")
-        .summary(title)
-        .body(body)
-        .timeout(notify_rust::Timeout::Milliseconds(8000))
-        .show()?;
+    {
+        let mut n = notify_rust::Notification::new();
+        n.appname("Serve Doctor")
+            .summary(title)
+            .body(body)
+            .timeout(notify_rust::Timeout::Milliseconds(8000));
+        for (id, label) in actions {
+            n.action(id, label);
+        }
+        let handle = n.show()?;
+        if actions.is_empty() {
+            return Ok(None);
+        }
+        let mut picked = None;
+        handle.wait_for_action(|id| {
+            // notify-rust's name for "closed without a click".
+            if id != "__closed" {
+                picked = Some(id.to_string());
+            }
+        });
+        Ok(picked)
+    }
     #[cfg(not(target_os = "linux"))]
-    log::info!("notification (no service on this platform): {title}: {body}");
-    Ok(())
+    {
+        let _ = actions;
+        log::info!("notification (no service on this platform): {title}: {body}");
+        Ok(None)
+    }
+}
+
+#[cfg(feature = "tray")]
+/// A GtkMessageDialog (rfd's GTK 3 backend). rfd builds it from an idle callback on GTK's default
+/// main context, which tao's loop iterates on the main thread, and answers through the dialog's
+/// `response` signal, so neither this task nor the tray waits on it (the synchronous `show`
+/// would run a nested `gtk_dialog_run` inside tao's iteration). GTK's own OK/Cancel buttons put
+/// Cancel first, so it is the one that has the focus and that Return presses; rfd's custom
+/// labels would put the OK button first. Escape and the close button answer Cancel.
+pub async fn confirm(title: String, body: String) -> bool {
+    let answer = rfd::AsyncMessageDialog::new()
+        .set_level(rfd::MessageLevel::Warning)
+        .set_title(title)
+        .set_description(body)
+        .set_buttons(rfd::MessageButtons::OkCancel)
+        .show()
+        .await;
+    answer == rfd::MessageDialogResult::Ok
 }
 
 /// The resident set size from `/proc/self/status` (`VmRSS`, in kB there).

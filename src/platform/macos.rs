@@ -1,6 +1,12 @@
 //! macOS: the app's folders under `~/Library`, SMAppService login items, `osascript`
-//! notifications, Finder, a menu-bar-only app with template icons, and `launchctl asuser` for the
-//! Tailscale GUI binary.
+//! notifications, the confirmation dialog (a system alert through rfd), Finder, a menu-bar-only
+//! app with template icons, and `launchctl asuser` for the Tailscale GUI binary.
+//!
+//! Notifications stay on `osascript`, without buttons: UNUserNotificationCenter
+//! (objc2-user-notifications) could send them safely, but a click only reaches an app through
+//! the center's delegate, an Objective-C class of our own, and declaring one (`define_class!`,
+//! the protocol's `unsafe impl`) needs `unsafe`, which the crate root forbids. Buttons that could
+//! never reach the app would be worse than none.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -89,7 +95,10 @@ pub mod main_app {
 /// Objective-C build step (notify-rust on macOS pulls in mac-notification-sys, which compiles
 /// Objective-C and breaks the cross-check from Linux). The text is passed as an argument without
 /// a shell and escaped as an AppleScript string literal.
-pub fn notify(title: &str, body: &str) -> anyhow::Result<()> {
+/// `display notification` has no buttons and tells nobody about a click, so `actions` are not
+/// shown and the answer is always `None`.
+pub fn notify(title: &str, body: &str, actions: &[(&str, &str)]) -> anyhow::Result<Option<String>> {
+    let _ = actions;
     let mut child = Command::new("/usr/bin/osascript")
         .args(osascript::osascript_args(title, body))
         .stdin(Stdio::null())
@@ -101,7 +110,7 @@ pub fn notify(title: &str, body: &str) -> anyhow::Result<()> {
     loop {
         if let Some(status) = child.try_wait()? {
             if status.success() {
-                return Ok(());
+                return Ok(None);
             }
             bail!("osascript failed: {status}");
         }
@@ -112,6 +121,26 @@ pub fn notify(title: &str, body: &str) -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[cfg(feature = "tray")]
+/// Without a parent window rfd shows a `CFUserNotificationDisplayAlert` from a thread of its own:
+/// a system alert that comes to the front although this agent app has no Dock icon and no
+/// window, and blocks neither AppKit's main thread nor this task. Its first button is the
+/// default one (Return), so that is Cancel; the answer names the button by its label.
+pub async fn confirm(title: String, body: String) -> bool {
+    const RUN: &str = "Run these commands";
+    let answer = rfd::AsyncMessageDialog::new()
+        .set_level(rfd::MessageLevel::Warning)
+        .set_title(title)
+        .set_description(body)
+        .set_buttons(rfd::MessageButtons::OkCancelCustom(
+            "Cancel".into(),
+            RUN.into(),
+        ))
+        .show()
+        .await;
+    answer == rfd::MessageDialogResult::Custom(RUN.into())
 }
 
 /// The current resident size needs Mach calls that no pure binding here offers; the exporter

@@ -72,10 +72,23 @@ impl Dirs {
 }
 
 #[cfg(feature = "tray")]
-/// Shows a desktop notification. Blocks (a D-Bus round trip, a child process): call it off the
-/// UI thread. Best effort: the caller logs a failure, which is never fatal.
-pub fn notify(title: &str, body: &str) -> anyhow::Result<()> {
-    os::notify(title, body)
+/// Shows a desktop notification with buttons `actions` (`(id, label)`) where the platform has
+/// them, and returns the id of the one clicked (`None`: closed, expired, or no buttons here).
+/// Blocks, with actions until the notification goes away (a D-Bus round trip, then its
+/// signals; a child process on macOS): call it off the UI thread, on a thread that may wait.
+/// Best effort: the caller logs a failure, which is never fatal.
+pub fn notify(title: &str, body: &str, actions: &[(&str, &str)]) -> anyhow::Result<Option<String>> {
+    os::notify(title, body, actions)
+}
+
+#[cfg(feature = "tray")]
+/// Asks the user to confirm a write action in the system's own dialog: `title`, then `body`
+/// (the commands, what they replace). Resolves to `true` only for the button that runs it;
+/// Cancel is the default button, and closing the dialog cancels. It never blocks the thread
+/// that awaits it, nor the UI thread: on Linux the dialog lives in GTK's main context, on
+/// macOS it is a system alert shown from a thread of its own.
+pub fn confirm(title: String, body: String) -> impl Future<Output = bool> {
+    os::confirm(title, body)
 }
 
 /// What a process says about itself on a `/metrics` page (the `process_*` metrics); `None`

@@ -10,10 +10,14 @@
 //!   engine's timeout, plus the cross-process fix lock), the login-item calls and opening the
 //!   file manager. It answers with [`ActMsg`]s; the UI thread never blocks on any of it.
 //!
-//! The confirmation is the menu itself, not a dialog (tao has none): picking an action asks
-//! `fix::run` for the plan without changing anything, the menu then lists the exact commands,
-//! what they remove and where the backup goes, with "Run these commands" and "Cancel". On
-//! "Run", the worker plans again and only runs when the plan is still the one the user read.
+//! The confirmation is the system's dialog (`platform::confirm`): picking an action asks
+//! `fix::run` for the plan without changing anything; the UI thread builds the dialog's text from
+//! it (the exact commands, what they remove or replace, where the backup goes, Funnel's public
+//! URL) and the worker shows it, awaiting the answer as a task of its own, so neither the menu
+//! nor another worker command waits. An answer is taken only for the plan still on show (the
+//! user may have cancelled from the menu or picked another plan meanwhile). On "Run", the worker
+//! plans again and only runs when the plan is still the one the user read; when it changed, the
+//! new plan gets a dialog of its own.
 
 use std::path::PathBuf;
 
@@ -22,12 +26,19 @@ use tokio::sync::mpsc;
 use crate::config;
 use crate::fix::{self, FixOptions, FixReport, Outcome, Plan};
 use crate::settings::{self, Overrides};
-use crate::tray::view::{ActionsView, LastWrite, Phase, WorkerAction, WriteKind};
+use crate::tray::view::{ActionsView, Dialog, LastWrite, Phase, WorkerAction, WriteKind};
 
 /// From the UI to the worker.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ActCmd {
     Plan(WriteKind),
+    /// Show the confirmation dialog for `kind`'s `plan`; the answer comes back as
+    /// [`ActMsg::Answered`].
+    Ask {
+        kind: WriteKind,
+        plan: Plan,
+        dialog: Dialog,
+    },
     /// Run `kind` if its plan is still `plan`.
     Run {
         kind: WriteKind,
@@ -60,6 +71,12 @@ pub enum ActMsg {
         kind: WriteKind,
         result: RunResult,
     },
+    /// The dialog for `kind`'s `plan` was answered: `run` for the button that runs it.
+    Answered {
+        kind: WriteKind,
+        plan: Plan,
+        run: bool,
+    },
     Login(Result<bool, String>),
     NewestBackup(Option<PathBuf>),
     /// Nothing could show `path` (no file manager): the UI copies the path and says so.
@@ -77,7 +94,6 @@ impl ActionsView {
     pub fn click(&mut self, action: WorkerAction) -> Option<ActCmd> {
         match action {
             WorkerAction::Write(kind) => self.pick(kind),
-            WorkerAction::ConfirmWrite => self.confirm(),
             WorkerAction::CancelWrite => {
                 self.cancel();
                 None
@@ -102,28 +118,54 @@ impl ActionsView {
         Some(ActCmd::Plan(kind))
     }
 
-    /// The plan arrived. Only a real plan asks for confirmation; a refusal, "nothing to do",
-    /// "busy" or an error is the outcome straight away.
-    pub fn planned(&mut self, kind: WriteKind, result: Result<Box<FixReport>, String>) {
+    /// The plan arrived. Only a real plan asks for confirmation (returns `true`: the caller
+    /// shows the dialog); a refusal, "nothing to do", "busy" or an error is the outcome straight
+    /// away.
+    pub fn planned(&mut self, kind: WriteKind, result: Result<Box<FixReport>, String>) -> bool {
         if self.phase != Phase::Planning(kind) {
-            return; // cancelled meanwhile
+            return false; // cancelled meanwhile
         }
         match result {
             Ok(r) if r.outcome == Outcome::Planned => {
                 self.phase = Phase::Confirm {
                     kind,
                     plan: r.plan,
+                    url: r.url,
                     replanned: false,
                 };
+                true
             }
             other => {
                 self.phase = Phase::Idle;
                 self.outcome = Some(last_write(kind, other));
+                false
             }
         }
     }
 
-    /// "Run these commands".
+    /// The dialog's answer. Taken only while that same plan is on show: a dialog left open
+    /// after "Cancel" in the menu, or after another plan was picked, changes nothing.
+    pub fn answered(&mut self, kind: WriteKind, plan: &Plan, run: bool) -> Option<ActCmd> {
+        let Phase::Confirm {
+            kind: shown,
+            plan: on_show,
+            ..
+        } = &self.phase
+        else {
+            return None;
+        };
+        if *shown != kind || !same_plan(on_show, plan) {
+            return None;
+        }
+        if run {
+            self.confirm()
+        } else {
+            self.cancel();
+            None
+        }
+    }
+
+    /// The dialog's "Run" button ([`ActionsView::answered`] with `run`).
     pub fn confirm(&mut self) -> Option<ActCmd> {
         let Phase::Confirm { kind, plan, .. } = &self.phase else {
             return None;
@@ -147,8 +189,9 @@ impl ActionsView {
         self.outcome = None;
     }
 
-    /// The confirmed run ended.
-    pub fn finished(&mut self, kind: WriteKind, result: RunResult) {
+    /// The confirmed run ended. Returns `true` when the config changed under the plan and the
+    /// new one needs a dialog.
+    pub fn finished(&mut self, kind: WriteKind, result: RunResult) -> bool {
         if self.phase != Phase::Running(kind) {
             log::warn!("a {kind:?} result arrived while {:?}", self.phase);
         }
@@ -157,8 +200,10 @@ impl ActionsView {
                 self.phase = Phase::Confirm {
                     kind,
                     plan: r.plan,
+                    url: r.url,
                     replanned: true,
                 };
+                return true;
             }
             RunResult::Changed(r) | RunResult::Report(r) => {
                 self.phase = Phase::Idle;
@@ -169,6 +214,7 @@ impl ActionsView {
                 self.outcome = Some(last_write(kind, Err(e)));
             }
         }
+        false
     }
 
     /// The user toggled "Launch at login": the item waits for the system's answer.
@@ -296,6 +342,18 @@ pub async fn run(
                 tokio::task::spawn_local(async move {
                     let result = ctx.plan(kind).await;
                     send(ActMsg::Planned { kind, result });
+                });
+            }
+            // Awaited here, not on the blocking pool: the dialog answers through a callback.
+            ActCmd::Ask { kind, plan, dialog } => {
+                tokio::task::spawn_local(async move {
+                    let run = crate::platform::confirm(dialog.title, dialog.body).await;
+                    log::info!(
+                        "{}: the dialog answered {}",
+                        kind.title(),
+                        if run { "run" } else { "cancel" }
+                    );
+                    send(ActMsg::Answered { kind, plan, run });
                 });
             }
             ActCmd::Run { kind, plan } => {
@@ -485,6 +543,42 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_dialog_answer_runs_or_cancels_only_the_plan_still_on_show() {
+        let mut a = ActionsView::default();
+        a.pick(RECREATE);
+        assert!(
+            a.planned(RECREATE, Ok(planned())),
+            "a plan asks for the dialog"
+        );
+        // Cancel in the dialog: back to idle, nothing for the worker.
+        assert_eq!(a.answered(RECREATE, &recreate_plan(), false), None);
+        assert_eq!(a.phase, Phase::Idle);
+        // An answer after that (a second dialog left open) changes nothing.
+        assert_eq!(a.answered(RECREATE, &recreate_plan(), true), None);
+        assert_eq!(a.phase, Phase::Idle);
+
+        // Another plan was picked while the first dialog was up: its answer is not taken.
+        a.pick(RECREATE);
+        a.planned(RECREATE, Ok(planned()));
+        let keep = WriteKind::Recreate { keep_others: true };
+        assert_eq!(a.pick(keep), Some(ActCmd::Plan(keep)));
+        let mut kept = planned();
+        kept.plan.commands.push("tailscale serve set-raw".into());
+        a.planned(keep, Ok(kept.clone()));
+        assert_eq!(a.answered(RECREATE, &recreate_plan(), true), None);
+        assert!(matches!(a.phase, Phase::Confirm { kind, .. } if kind == keep));
+        // Run in the dialog that shows it.
+        assert_eq!(
+            a.answered(keep, &kept.plan, true),
+            Some(ActCmd::Run {
+                kind: keep,
+                plan: kept.plan.clone()
+            })
+        );
+        assert_eq!(a.phase, Phase::Running(keep));
+    }
+
+    #[test]
     fn plans_compare_by_commands_and_removals() {
         let p = recreate_plan();
         let mut q = p.clone();
@@ -519,7 +613,6 @@ pub(crate) mod tests {
         a.outcome = Some(last_write(RECREATE, Err("x".into())));
         assert_eq!(a.click(WorkerAction::DismissOutcome), None);
         assert!(a.outcome.is_none());
-        assert_eq!(a.click(WorkerAction::ConfirmWrite), None, "no plan on show");
         assert_eq!(
             a.click(WorkerAction::RevealLogs),
             Some(ActCmd::Reveal("/logs".into()))

@@ -8,7 +8,9 @@
 //! through the `EventLoopProxy` the other. Menu clicks arrive through
 //! `MenuEvent::set_event_handler`, forwarded into the loop by the same proxy (polling the receiver
 //! would not wake a `ControlFlow::Wait` loop), and are routed by their [`MenuAction`] group; a
-//! finished fix asks the monitor for a diagnosis at once.
+//! finished fix asks the monitor for a diagnosis at once. A plan that needs confirming gets its
+//! dialog's text here and goes to the actions worker, which shows the dialog and sends the answer
+//! back as an [`ActMsg`]: no handler of this loop waits for a dialog.
 //!
 //! Nothing here may block: every handler is timed and one over 16 ms (a frame) is logged.
 
@@ -505,10 +507,19 @@ impl App {
                     ),
                     Err(e) => log::warn!("{}: cannot plan: {e}", kind.title()),
                 }
-                self.acts.planned(kind, result);
+                if self.acts.planned(kind, result) {
+                    self.ask();
+                }
+            }
+            ActMsg::Answered { kind, plan, run } => {
+                if let Some(c) = self.acts.answered(kind, &plan, run) {
+                    self.act_send(c);
+                }
             }
             ActMsg::Finished { kind, result } => {
-                self.acts.finished(kind, result);
+                if self.acts.finished(kind, result) {
+                    self.ask();
+                }
                 // Whatever happened, show the real state now, not at the next poll.
                 self.send(MonitorCmd::DiagnoseNow);
             }
@@ -533,6 +544,21 @@ impl App {
             }
         }
         self.refresh_menu();
+    }
+
+    /// Hands the plan on show to the worker, which shows its dialog.
+    fn ask(&mut self) {
+        let Some(dialog) = menu::confirm::dialog(&self.acts) else {
+            return;
+        };
+        if let crate::tray::view::Phase::Confirm { kind, plan, .. } = &self.acts.phase {
+            let c = ActCmd::Ask {
+                kind: *kind,
+                plan: plan.clone(),
+                dialog,
+            };
+            self.act_send(c);
+        }
     }
 
     fn copy(&mut self, text: &str) -> Result<(), arboard::Error> {

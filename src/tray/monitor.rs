@@ -3,7 +3,9 @@
 //!
 //! It also owns everything that may block: the config file (reload when it changes on disk, save
 //! settings), the history file, notifications and launching the browser. The UI thread only ever
-//! receives [`UiMsg`]s and sends [`MonitorCmd`]s (`view.rs`).
+//! receives [`UiMsg`]s and sends [`MonitorCmd`]s (`view.rs`). A notification's button is a
+//! `MonitorCmd` too: its click comes back on a channel of this loop and is handled as the menu
+//! item's would be.
 //!
 //! On the LocalAPI route it also runs the IPN bus watcher ([`bus`]) and feeds its events to the
 //! state machine, which turns them into debounced runs and slows the poll to a safety net.
@@ -118,6 +120,9 @@ pub struct Monitor<D, U, T = EngineTargets> {
     bus_target: Option<bus::Target>,
     bus_tx: mpsc::UnboundedSender<bus::Event>,
     bus_rx: Option<mpsc::UnboundedReceiver<bus::Event>>,
+    /// A notification's button, clicked: the command it stands for, handled as a menu click's.
+    clicked_tx: mpsc::UnboundedSender<MonitorCmd>,
+    clicked_rx: Option<mpsc::UnboundedReceiver<MonitorCmd>>,
 }
 
 fn mtime(p: &std::path::Path) -> Option<SystemTime> {
@@ -143,7 +148,10 @@ impl<D: Diagnoser, U: Ui, T: TargetDiagnoser> Monitor<D, U, T> {
         let mut machine = Machine::new(interval, now, history.last_cause());
         machine.set_safety_poll(s.safety_poll, s.interval_pinned, now);
         let (bus_tx, bus_rx) = mpsc::unbounded_channel();
+        let (clicked_tx, clicked_rx) = mpsc::unbounded_channel();
         Monitor {
+            clicked_tx,
+            clicked_rx: Some(clicked_rx),
             bus: None,
             bus_target: None,
             bus_tx,
@@ -186,6 +194,7 @@ impl<D: Diagnoser, U: Ui, T: TargetDiagnoser> Monitor<D, U, T> {
         // Taken out of `self` so the select can borrow them next to `&mut self` in the handlers.
         let mut bus_rx = self.bus_rx.take();
         let mut target_rx = self.others.take_results();
+        let mut clicked_rx = self.clicked_rx.take();
         let mut config_check = tokio::time::interval(CONFIG_CHECK);
         config_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -197,6 +206,10 @@ impl<D: Diagnoser, U: Ui, T: TargetDiagnoser> Monitor<D, U, T> {
                     Some(c) => self.command(c),
                     None => break,
                 },
+                Some(c) = recv(&mut clicked_rx) => {
+                    log::info!("notification clicked: {c:?}");
+                    self.command(c);
+                }
                 Some(ev) = recv(&mut bus_rx) => self.bus_event(ev),
                 Some(done) = recv(&mut target_rx) => self.target_done(done),
                 _ = tokio::time::sleep_until(due) => self.run_once().await,
@@ -294,14 +307,25 @@ impl<D: Diagnoser, U: Ui, T: TargetDiagnoser> Monitor<D, U, T> {
         self.send_view();
     }
 
-    /// Shows a desktop notification off this task (the service may take its time), if wanted.
+    /// Shows a desktop notification off this task, if wanted. On the blocking pool: the service
+    /// may take its time, and with buttons the call waits until the notification goes away.
+    /// A click comes back to this loop as the button's command.
     fn notify(&self, n: Notice) {
         if !self.loaded.config.notifications {
             return;
         }
+        let clicked = self.clicked_tx.clone();
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = crate::platform::notify(&n.title, &n.body) {
-                log::warn!("notification not shown: {e:#}");
+            let buttons: Vec<(&str, &str)> = n.actions.iter().map(|a| (a.id, a.label)).collect();
+            match crate::platform::notify(&n.title, &n.body, &buttons) {
+                Ok(Some(id)) => match n.actions.iter().find(|a| a.id == id) {
+                    Some(a) => {
+                        let _ = clicked.send(a.cmd.clone());
+                    }
+                    None => log::debug!("notification: {id} is none of its buttons"),
+                },
+                Ok(None) => {}
+                Err(e) => log::warn!("notification not shown: {e:#}"),
             }
         });
     }

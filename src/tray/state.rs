@@ -38,7 +38,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::diagnosis::{Cause, Diagnosis, Fix, FixId, Health};
-use crate::tray::view::{TargetResult, View, Wall, result_health};
+use crate::tray::view::{MonitorCmd, TargetResult, View, Wall, result_health};
 
 /// How often to re-check while watching for the admin-console fix.
 pub const WATCH_EVERY: Duration = Duration::from_secs(3);
@@ -89,6 +89,27 @@ pub struct Confirmed {
 pub struct Notice {
     pub title: String,
     pub body: String,
+    /// Its buttons, where the platform shows them.
+    pub actions: Vec<NoticeAction>,
+}
+
+/// A notification's button: its id for the service, its label, and the command a click sends
+/// the monitor, the one the menu item of the same name sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeAction {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub cmd: MonitorCmd,
+}
+
+impl NoticeAction {
+    fn diagnose(cmd: MonitorCmd) -> NoticeAction {
+        NoticeAction {
+            id: "diagnose",
+            label: "Diagnose",
+            cmd,
+        }
+    }
 }
 
 /// What the caller must do after a result.
@@ -344,6 +365,7 @@ impl Machine {
                 out.notice = Some(Notice {
                     title: "Serve Doctor: fixed".into(),
                     body: format!("{note}{tail}"),
+                    actions: vec![NoticeAction::diagnose(MonitorCmd::DiagnoseNow)],
                 });
                 log::info!("the watched fix worked: {note}");
                 self.fixed = Some((note, w.recreate.clone()));
@@ -413,9 +435,25 @@ pub fn notice_for(d: &Diagnosis) -> Notice {
         }
         _ => d.summary.clone(),
     };
+    let mut actions = vec![NoticeAction::diagnose(MonitorCmd::DiagnoseNow)];
+    // Where the menu offers the admin console as the fix, so does the notification.
+    if d.health != Health::Green
+        && let Some(url) = d
+            .fixes
+            .iter()
+            .find(|f| f.id == FixId::OpenAdminDns)
+            .and_then(|f| f.url.clone())
+    {
+        actions.push(NoticeAction {
+            id: "admin",
+            label: "Open admin console",
+            cmd: MonitorCmd::Open { url, admin: true },
+        });
+    }
     Notice {
         title: format!("Serve Doctor: {title}"),
         body,
+        actions,
     }
 }
 
@@ -471,11 +509,18 @@ pub fn target_notice(name: &str, r: &TargetResult) -> Notice {
             Notice {
                 title: n.title,
                 body: format!("{name}: {}", n.body),
+                // The admin console's fix is this node's; the target's own run is what helps.
+                actions: vec![NoticeAction::diagnose(MonitorCmd::DiagnoseTarget(
+                    name.to_string(),
+                ))],
             }
         }
         Err(e) => Notice {
             title: "Serve Doctor: cannot check".into(),
             body: format!("{name}: cannot be checked: {e}"),
+            actions: vec![NoticeAction::diagnose(MonitorCmd::DiagnoseTarget(
+                name.to_string(),
+            ))],
         },
     }
 }

@@ -227,15 +227,25 @@ pub enum Phase {
     Idle,
     /// Reading the current config to build the plan (nothing changes).
     Planning(WriteKind),
-    /// The plan is on show; waiting for "Run these commands" or "Cancel".
+    /// The plan is in the confirmation dialog; waiting for its answer (or "Cancel" in the menu).
     Confirm {
         kind: WriteKind,
         plan: Plan,
+        /// Funnel's public URL, the HTTP fallback's address: the dialog names it.
+        url: Option<String>,
         /// The serve config changed between the plan the user read and "Run": this is the new one.
         replanned: bool,
     },
     /// The confirmed run: every write item is disabled.
     Running(WriteKind),
+}
+
+/// The confirmation dialog's text, built from the plan on show (`menu::confirm::dialog`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dialog {
+    /// Also the window's title.
+    pub title: String,
+    pub body: String,
 }
 
 /// The last write action's result, as the menu shows it.
@@ -294,11 +304,9 @@ pub enum MonitorCmd {
 /// [`ActionsView`]'s flow on the UI thread, which may then send the worker a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkerAction {
-    /// A state-changing fix: read its plan and show it for confirmation.
+    /// A state-changing fix: read its plan and ask for confirmation in a dialog.
     Write(WriteKind),
-    /// "Run these commands" under the plan on show.
-    ConfirmWrite,
-    /// "Cancel" under the plan.
+    /// "Cancel" in the menu while the plan is read or its dialog is up.
     CancelWrite,
     /// Hide the last action's outcome lines.
     DismissOutcome,

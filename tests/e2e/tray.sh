@@ -9,8 +9,9 @@
 #   a second start exits 75 with "already running (pid N)" and leaves exactly one icon;
 #   Settings → Launch at login creates and removes $XDG_CONFIG_HOME/autostart/serve-doctor.desktop,
 #   and the read-back follows the file when it is changed by hand;
-#   "Recreate serve…" → the plan → "Run these commands" → the fake's argv.log shows `serve reset`
-#   then `serve --bg --https=443 …`, and a backup exists in the data dir;
+#   "Recreate serve…" → its dialog (found by its window title) → Return (Cancel is the default) →
+#   no write in the fake's argv.log; again → OK → argv.log shows `serve reset` then
+#   `serve --bg --https=443 …`, and a backup exists in the data dir;
 #   `serve-doctor targets add site --url …` (another node, seen from here) → the running app shows
 #   a second section, red while that node is offline, and the icon shows the worst of the two
 #   (red); the node back and its own "Diagnose now" → site green, icon green; `targets remove
@@ -358,39 +359,90 @@ fi
 rm -f "$AUTOSTART"
 wait_for 10 login_logged off 3 || note "the removal by hand was not read back within 10 s"
 
-# --- 4d. a write action end to end: Recreate serve → plan → Run these commands ---------------------
+# --- 4d. a write action end to end: Recreate serve → the dialog → Cancel, then → Run ---------------
 argv_before=$(wc -l <"$SCN/argv.log")
 BACKUPS=$XDG_DATA_HOME/serve-doctor/backups
-plan_logged() { grep -q "Recreate serve: plan Planned" "$WORK/app.log"; }
+DIALOG_TITLE='Recreate serve?'
 done_logged() { grep -q "Recreate serve: Done" "$WORK/app.log"; }
-sleep 0.5
-# After the watched fix the green menu offers it first: Diagnose now, Recreate serve….
-if open_menu; then
+# dialog_up: a mapped window titled $DIALOG_TITLE exists; its id in $DLG, "W H X Y" in $DLG_GEOM.
+dialog_up() {
+    DLG=$(xdotool search --onlyvisible --name "^${DIALOG_TITLE//\?/\\?}\$" 2>/dev/null | head -1)
+    [ -n "$DLG" ] || return 1
+    DLG_GEOM=$(xwininfo -id "$DLG" | awk '/Absolute upper-left X/{x=$NF} /Absolute upper-left Y/{y=$NF} /Width:/{w=$NF} /Height:/{h=$NF} END{print w, h, x, y}')
+}
+dialog_gone() { ! dialog_up; }
+# writes_since N: the fake's calls after line N that change serve (reset, --bg, set-raw).
+writes_since() { tail -n +"$(($1 + 1))" "$SCN/argv.log" | grep -c '"reset"\|"--bg"\|"set-raw"' || true; }
+# pick_recreate: after the watched fix the green menu offers it first: Diagnose now, Recreate serve….
+pick_recreate() {
+    open_menu || return 1
     sleep 0.3
     xdotool key Down Down Return
-    if wait_for 10 plan_logged; then
-        pass "Recreate serve… asked for the plan: $(grep -o 'Recreate serve: plan.*' "$WORK/app.log" | head -1)"
+}
+sleep 0.5
+if pick_recreate && wait_for 10 dialog_up; then
+    pass "Recreate serve… opened the dialog '$DIALOG_TITLE' (window $DLG, ${DLG_GEOM// /,})"
+    shot "$OUT/08-dialog.png"
+    [ "$(writes_since "$argv_before")" -eq 0 ] && pass "planning changed nothing (no write call)" || fail "planning ran $(writes_since "$argv_before") write calls"
+    # While the dialog waits, the app does not: the monitor polls on (the background thread is
+    # not held by the worker's dialog), and the menu still opens and answers clicks (the UI
+    # thread is not held either).
+    polls=$(count_in "$WORK/app.log" "Poll run:")
+    if wait_for 10 at_least "$WORK/app.log" "Poll run:" $((polls + 2)); then
+        pass "with the dialog up the monitor kept polling ($polls → $(count_in "$WORK/app.log" "Poll run:") runs)"
     else
-        fail "no plan for Recreate serve (log: $(grep 'Recreate serve' "$WORK/app.log" | tail -2))"
+        fail "no poll ran while the dialog was up"
     fi
-    writes_before=$(tail -n +"$((argv_before + 1))" "$SCN/argv.log" | grep -c '"reset"\|"--bg"' || true)
-    [ "$writes_before" -eq 0 ] && pass "planning changed nothing (no reset or --bg call)" || fail "planning ran $writes_before write calls"
-    sleep 0.8
-    if open_menu; then
+    # menu_beside_dialog: a popup taller than 100 px that is not the dialog's window.
+    menu_beside_dialog() {
+        xwininfo -root -children 2>/dev/null | grep -v "^ *$(printf '0x%x' "$DLG") " | python3 -c '
+import re, sys
+for line in sys.stdin:
+    m = re.search(r"\s(\d+)x(\d+)\+(-?\d+)\+(-?\d+)\s", line)
+    if m and int(m.group(2)) > 100 and int(m.group(1)) < 1200:
+        sys.exit(0)
+sys.exit(1)
+'
+    }
+    xdotool mousemove "$CX" "$CY" click 1
+    if wait_for 5 menu_beside_dialog; then
         sleep 0.3
-        shot "$OUT/08-menu-confirm.png"
-        cp "$WORK/menu.geom" "$WORK/menu-confirm.geom"
-        # The plan follows Diagnose now; its first enabled item is "Run these commands".
-        xdotool key Down Down
-        sleep 0.3
-        shot "$OUT/08-menu-confirm-hover.png"
-        xdotool key Return
+        shot "$OUT/08-menu-while-dialog.png"
+        xdotool key Escape
+        pass "with the dialog up the menu still opens"
+    else
+        fail "the menu did not open while the dialog was up"
     fi
+    # Return presses the default button, which must be Cancel.
+    xdotool windowfocus --sync "$DLG" key --window "$DLG" Return
+    if wait_for 5 grep -q "Recreate serve: the dialog answered cancel" "$WORK/app.log" && wait_for 5 dialog_gone; then
+        pass "Return in the dialog is Cancel: it closed and the app logged the answer"
+    else
+        fail "Return did not cancel (log: $(grep 'dialog answered' "$WORK/app.log" | tail -1))"
+    fi
+    if [ "$(writes_since "$argv_before")" -eq 0 ] && ! grep -q "Recreate serve: Done" "$WORK/app.log"; then
+        pass "after Cancel the serve config is untouched: no reset, --bg or set-raw in argv.log"
+    else
+        fail "Cancel still wrote: $(tail -n +"$((argv_before + 1))" "$SCN/argv.log" | grep '"reset"\|"--bg"' | head -2)"
+    fi
+else
+    fail "no dialog '$DIALOG_TITLE' after Recreate serve… (log: $(grep 'Recreate serve' "$WORK/app.log" | tail -2))"
+fi
+sleep 0.5
+argv_before=$(wc -l <"$SCN/argv.log")
+if pick_recreate && wait_for 10 dialog_up; then
+    pass "Recreate serve… opened the dialog again"
+    # GTK's OK/Cancel put OK after Cancel, which has the focus: Tab moves it to OK.
+    xdotool windowfocus --sync "$DLG" key --window "$DLG" Tab
+    sleep 0.2
+    shot "$OUT/08-dialog-run-focused.png"
+    xdotool key --window "$DLG" Return
     if wait_for 20 done_logged; then
-        pass "recreate done: $(grep -o 'Recreate serve: Done.*' "$WORK/app.log" | head -1 | cut -c1-160)"
+        pass "OK in the dialog ran it: $(grep -o 'Recreate serve: Done.*' "$WORK/app.log" | head -1 | cut -c1-160)"
     else
         fail "recreate did not finish as done (log: $(grep 'Recreate serve' "$WORK/app.log" | tail -2))"
     fi
+    wait_for 5 dialog_gone || fail "the dialog stayed up after OK"
     if tail -n +"$((argv_before + 1))" "$SCN/argv.log" | python3 -c '
 import json, sys
 calls = [json.loads(l)["argv"] for l in sys.stdin if l.strip()]
@@ -423,7 +475,7 @@ sys.exit(0 if ok else 1)
         fail "icon is ${LAST_LOOK:-?} after the recreate"
     fi
 else
-    fail "menu did not open for Recreate serve"
+    fail "no dialog for the second Recreate serve…"
 fi
 
 # --- 4e. a second target: the running app picks it up from the config file ------------------------

@@ -1,12 +1,13 @@
-//! The confirmation section: the write action in progress, shown in the menu itself (tao has no
-//! dialogs). While a plan is read, a line and "Cancel"; then the plan's exact commands, what
-//! they remove, where the backup goes, "Run these commands" and "Cancel"; while it runs, one
-//! line; afterwards the outcome with the backup and the consent page.
+//! The confirmation: the dialog's text ([`dialog`]), and the menu's section for the write action
+//! in progress. While a plan is read, a line and "Cancel"; while its dialog is up, a line
+//! saying so, "Cancel" (which drops the dialog's answer) and, for a reset that would lose other
+//! entries, the plan that keeps them; while it runs, one line; afterwards the outcome with the
+//! backup and the consent page.
 
 use crate::fix::Outcome;
 use crate::tray::menu::model::Node;
-use crate::tray::menu::text::{MAX_LABEL, clip, tilde, wrap, wrap_hard};
-use crate::tray::view::{ActionsView, MonitorCmd, Phase, WorkerAction, WriteKind};
+use crate::tray::menu::text::{MAX_LABEL, clip, tilde, wrap};
+use crate::tray::view::{ActionsView, Dialog, MonitorCmd, Phase, WorkerAction, WriteKind};
 
 /// The write action in progress: the plan to confirm, the "running" line, or the outcome.
 pub fn section(a: &ActionsView) -> Vec<Node> {
@@ -29,53 +30,21 @@ pub fn section(a: &ActionsView) -> Vec<Node> {
             kind,
             plan,
             replanned,
+            ..
         } => {
             out.push(Node::info(
                 "write.title",
                 if *replanned {
                     format!(
-                        "{}: the serve config changed — this is the new plan, nothing ran:",
+                        "{}: the config changed — confirm the new plan in the dialog",
                         kind.title()
                     )
                 } else {
-                    format!("{}: confirm — nothing has changed yet", kind.title())
+                    format!(
+                        "{}: confirm in the dialog — nothing has changed yet",
+                        kind.title()
+                    )
                 },
-            ));
-            out.push(Node::info("write.runs", "Runs:"));
-            for (i, c) in plan.commands.iter().enumerate() {
-                push_wrapped(&mut out, &format!("write.cmd.{i}"), "  $ ", c, 4);
-            }
-            if plan.removes.is_empty() {
-                out.push(Node::info("write.removes", "Removes nothing"));
-            } else {
-                out.push(Node::info("write.removes", "Removes:"));
-                for (i, r) in plan.removes.iter().enumerate() {
-                    push_wrapped(&mut out, &format!("write.rm.{i}"), "  – ", r, 3);
-                }
-            }
-            match &a.backups_dir {
-                Some(dir) => push_wrapped(
-                    &mut out,
-                    "write.backup",
-                    "",
-                    &format!("Backs up the current config first, to {}", tilde(dir)),
-                    2,
-                ),
-                None => out.push(Node::info(
-                    "write.backup",
-                    "⚠ No data directory: the backup cannot be written, so it will not run",
-                )),
-            }
-            for (i, n) in plan.notes.iter().enumerate() {
-                push_wrapped(&mut out, &format!("write.note.{i}"), "Note: ", n, 3);
-            }
-            for (i, u) in plan.undo.iter().enumerate() {
-                push_wrapped(&mut out, &format!("write.undo.{i}"), "Undo: ", u, 2);
-            }
-            out.push(Node::act(
-                "write.run",
-                "Run these commands",
-                WorkerAction::ConfirmWrite,
             ));
             let others = plan.removes.len() > 1;
             if *kind == (WriteKind::Recreate { keep_others: false }) && others {
@@ -140,19 +109,55 @@ pub fn section(a: &ActionsView) -> Vec<Node> {
     out
 }
 
-/// `text` word-wrapped to the menu's width as information lines `id.0`, `id.1`, … (a command
-/// or a URL must be readable in full, not cut at the first line).
-fn push_wrapped(out: &mut Vec<Node>, id: &str, prefix: &str, text: &str, max: usize) {
-    // Continuation lines are indented two more than the prefix.
-    let width = MAX_LABEL - prefix.chars().count() - 2;
-    for (j, line) in wrap_hard(text, width, max).into_iter().enumerate() {
-        let lead = if j == 0 {
-            prefix.to_string()
-        } else {
-            " ".repeat(prefix.chars().count() + 2)
-        };
-        out.push(Node::info(format!("{id}.{j}"), format!("{lead}{line}")));
+/// The confirmation dialog for the plan on show (`None` unless one is): its title names the
+/// action, its text the exact commands, what they remove or replace, where the backup goes,
+/// Funnel's public URL, the notes and the undo. Dialogs wrap text themselves: nothing is cut.
+pub fn dialog(a: &ActionsView) -> Option<Dialog> {
+    let Phase::Confirm {
+        kind,
+        plan,
+        url,
+        replanned,
+    } = &a.phase
+    else {
+        return None;
+    };
+    let mut body = Vec::new();
+    if *replanned {
+        body.push(
+            "The serve config changed since you asked: this is the new plan. Nothing has run."
+                .to_string(),
+        );
+        body.push(String::new());
     }
+    body.push("Runs:".into());
+    body.extend(plan.commands.iter().map(|c| format!("  $ {c}")));
+    body.push(String::new());
+    if plan.removes.is_empty() {
+        body.push("Removes or replaces nothing.".into());
+    } else {
+        body.push("Removes or replaces:".into());
+        body.extend(plan.removes.iter().map(|r| format!("  – {r}")));
+    }
+    if *kind == WriteKind::FunnelOn
+        && let Some(url) = url
+    {
+        body.push(String::new());
+        body.push(format!(
+            "Public URL: {url} — anyone on the internet can reach it."
+        ));
+    }
+    body.push(String::new());
+    body.push(match &a.backups_dir {
+        Some(dir) => format!("Backs up the current config first, to {}", tilde(dir)),
+        None => "No data directory: the backup cannot be written, so it will not run.".into(),
+    });
+    body.extend(plan.notes.iter().map(|n| format!("Note: {n}")));
+    body.extend(plan.undo.iter().map(|u| format!("Undo: {u}")));
+    Some(Dialog {
+        title: format!("{}?", kind.title()),
+        body: body.join("\n"),
+    })
 }
 
 #[cfg(test)]
@@ -161,6 +166,8 @@ mod tests {
     use crate::fix::Outcome;
     use crate::tray::menu::tests::*;
     use crate::tray::menu::{MenuAction, Node, build};
+
+    use super::dialog;
     use crate::tray::state::tests::diag;
     use crate::tray::view::{MonitorCmd, SettingsView, WorkerAction, WriteKind};
 
@@ -182,6 +189,7 @@ mod tests {
         );
         assert!(write_items(&m).iter().all(|(_, on)| !on));
 
+        // While the dialog is up: a line saying so, Cancel, and no plan lines or Run item.
         let a = confirming();
         let m = build(with_actions(input(&v, &[], &s), &a));
         let l = labels(&m);
@@ -190,35 +198,16 @@ mod tests {
                 .position(|y| *y == x)
                 .unwrap_or_else(|| panic!("{x} in {l:#?}"))
         };
-        let title = at("Recreate serve: confirm — nothing has changed yet");
-        assert!(at("Diagnose now") < title, "the plan follows Diagnose now");
+        let title = at("Recreate serve: confirm in the dialog — nothing has changed yet");
+        assert!(at("Diagnose now") < title, "the line follows Diagnose now");
         assert!(
             title < at("Open admin console (DNS)…"),
             "…and leads the fixes"
         );
-        // The exact commands, every entry the reset removes, the backup location.
-        for line in [
-            "  $ tailscale serve reset",
-            "  $ tailscale serve --bg --https=443 http://127.0.0.1:18080",
-            "Removes:",
-            "  – https://box.tail1234.ts.net/ → proxy http://127.0.0.1:18080",
-            "  – https://box.tail1234.ts.net:8443/docs → path /srv/docs",
-            "  – Funnel (public access) for https://box.tail1234.ts.net:443",
-            "Undo: serve-doctor fix restore --yes",
-            "Run these commands",
-            "Cancel",
-        ] {
-            at(line);
-        }
+        assert!(title < at("Cancel"));
         assert!(
-            l.iter()
-                .any(|x| x.starts_with("Backs up the current config first, to"))
-        );
-        assert!(at("Runs:") < at("Removes:") && at("Removes:") < at("Run these commands"));
-        assert!(at("Run these commands") < at("Cancel"));
-        assert_eq!(
-            m.action("write.run"),
-            Some(&MenuAction::Worker(WorkerAction::ConfirmWrite))
+            !l.iter()
+                .any(|x| x.contains("$ tailscale") || *x == "Run these commands")
         );
         assert_eq!(
             m.action("write.cancel"),
@@ -231,31 +220,84 @@ mod tests {
                 WriteKind::Recreate { keep_others: true }
             )))
         );
-        // Plan lines are information, never clickable.
-        assert_eq!(m.action("write.cmd.0.0"), None);
     }
 
     #[test]
-    fn long_commands_wrap_instead_of_being_cut() {
-        let v = view(https_off());
-        let s = SettingsView::default();
+    fn the_dialog_names_the_commands_the_removals_the_backup_and_the_undo() {
+        assert_eq!(dialog(&NO_ACTIONS), None, "no plan on show, no dialog");
+        let d = dialog(&confirming()).unwrap();
+        assert_eq!(d.title, "Recreate serve?");
+        let lines: Vec<&str> = d.body.lines().collect();
+        let at = |x: &str| {
+            lines
+                .iter()
+                .position(|y| *y == x)
+                .unwrap_or_else(|| panic!("{x} in {lines:#?}"))
+        };
+        for line in [
+            "Runs:",
+            "  $ tailscale serve reset",
+            "  $ tailscale serve --bg --https=443 http://127.0.0.1:18080",
+            "Removes or replaces:",
+            "  – https://box.tail1234.ts.net/ → proxy http://127.0.0.1:18080",
+            "  – https://box.tail1234.ts.net:8443/docs → path /srv/docs",
+            "  – Funnel (public access) for https://box.tail1234.ts.net:443",
+            "Note: The other entries listed are NOT put back",
+            "Undo: serve-doctor fix restore --yes",
+        ] {
+            at(line);
+        }
+        assert!(at("Runs:") < at("Removes or replaces:"));
+        assert!(
+            lines
+                .iter()
+                .any(|x| x.starts_with("Backs up the current config first, to ")
+                    && x.ends_with("serve-doctor/backups")),
+            "{lines:#?}"
+        );
+        assert!(!d.body.contains("Public URL"), "only Funnel names one");
+    }
+
+    #[test]
+    fn a_long_command_is_given_whole_and_funnel_names_its_public_url() {
         let mut a = NO_ACTIONS.clone();
-        a.pick(RECREATE);
+        a.pick(WriteKind::FunnelOn);
         let mut r = crate::tray::actions::tests::planned();
         let long = format!(
-            "tailscale serve --bg --https=443 http://127.0.0.1:18080/{}",
+            "tailscale funnel --bg --https=443 http://127.0.0.1:18080/{}",
             "x".repeat(90)
         );
         r.plan.commands = vec![long.clone()];
-        a.planned(RECREATE, Ok(r));
-        let m = build(with_actions(input(&v, &[], &s), &a));
-        let shown: String = (0..4)
-            .filter_map(|j| m.find(&format!("write.cmd.0.{j}")).and_then(Node::label))
-            .map(|l| l.trim().trim_start_matches("$ "))
-            .collect::<Vec<_>>()
-            .join(" ");
-        assert!(!shown.contains('…'), "{shown}");
-        assert_eq!(shown.replace(' ', ""), long.replace(' ', ""));
+        r.url = Some("https://box.tail1234.ts.net/".into());
+        assert!(a.planned(WriteKind::FunnelOn, Ok(r)), "a plan asks");
+        let d = dialog(&a).unwrap();
+        assert_eq!(d.title, "Turn on Funnel?");
+        assert!(d.body.lines().any(|l| l == format!("  $ {long}")));
+        assert!(d.body.contains(
+            "Public URL: https://box.tail1234.ts.net/ — anyone on the internet can reach it."
+        ));
+
+        // The config changed under the confirmed plan: the new one says so first.
+        a.confirm();
+        let mut changed = crate::tray::actions::tests::planned();
+        changed.plan.removes.push("https://box/extra".into());
+        assert!(a.finished(
+            WriteKind::FunnelOn,
+            crate::tray::actions::RunResult::Changed(changed)
+        ));
+        let d = dialog(&a).unwrap();
+        assert!(
+            d.body
+                .starts_with("The serve config changed since you asked")
+        );
+        let m = build(with_actions(
+            input(&view(https_off()), &[], &SettingsView::default()),
+            &a,
+        ));
+        assert_eq!(
+            m.find("write.title").and_then(Node::label),
+            Some("Turn on Funnel: the config changed — confirm the new plan in the dialog")
+        );
     }
 
     #[test]

@@ -6,13 +6,13 @@
 //! unit test.
 //!
 //! The rooms: [`model`] (nodes and actions), `build` (status, checks, fixes, history), `confirm`
-//! (the write action in progress, with its plan to confirm), `targets` (a submenu per other
+//! (the write action in progress, and the text of its confirmation dialog), `targets` (a submenu per other
 //! target), `settings` (the Settings submenu) and `text` (labels cut, wrapped and dated to fit a
 //! menu). All of them read `view.rs`, nothing
 //! else of the workers. Which write actions a cause offers is decided in `fix::offer`.
 
 mod build;
-mod confirm;
+pub mod confirm;
 pub mod model;
 mod settings;
 mod targets;

@@ -54,19 +54,6 @@ pub fn when(t: Wall, now: Wall) -> String {
     }
 }
 
-/// Like [`wrap`], but a word longer than the line (a URL, a path) is split instead of cut.
-pub fn wrap_hard(s: &str, width: usize, max: usize) -> Vec<String> {
-    let width = width.max(8);
-    let mut words = Vec::new();
-    for w in s.split_whitespace() {
-        let chars: Vec<char> = w.chars().collect();
-        for chunk in chars.chunks(width) {
-            words.push(chunk.iter().collect::<String>());
-        }
-    }
-    wrap(&words.join(" "), width, max)
-}
-
 /// A path with the home directory shown as `~`, so it fits the menu.
 pub fn tilde(p: &std::path::Path) -> String {
     if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty())

@@ -461,3 +461,49 @@ fn another_target_is_debounced_and_announced_by_name_only_when_its_health_change
         Some("site: cannot be checked: no route".into())
     );
 }
+
+#[test]
+fn notifications_carry_the_buttons_the_menu_has_for_them() {
+    let ids = |n: &Notice| {
+        n.actions
+            .iter()
+            .map(|a| (a.id, a.cmd.clone()))
+            .collect::<Vec<_>>()
+    };
+    // Green: only a fresh diagnosis to offer.
+    assert_eq!(
+        ids(&notice_for(&diag(Cause::Healthy))),
+        vec![("diagnose", MonitorCmd::DiagnoseNow)]
+    );
+    // A cause whose fix is the admin console offers it, as the menu item does (and starts the
+    // watch for the fix the same way).
+    let mut d = diag(Cause::HttpsDisabled);
+    d.fixes = vec![Fix {
+        id: FixId::OpenAdminDns,
+        title: "Enable HTTPS".into(),
+        command: None,
+        url: Some("https://login.tailscale.com/admin/dns".into()),
+    }];
+    let n = notice_for(&d);
+    assert_eq!(
+        ids(&n),
+        vec![
+            ("diagnose", MonitorCmd::DiagnoseNow),
+            (
+                "admin",
+                MonitorCmd::Open {
+                    url: "https://login.tailscale.com/admin/dns".into(),
+                    admin: true
+                }
+            )
+        ]
+    );
+    assert_eq!(n.actions[1].label, "Open admin console");
+    // Another target's notification re-checks that target, checkable or not.
+    for r in [Ok(d), Err("no route".to_string())] {
+        assert_eq!(
+            ids(&target_notice("site", &r)),
+            vec![("diagnose", MonitorCmd::DiagnoseTarget("site".into()))]
+        );
+    }
+}
