@@ -182,11 +182,11 @@ open_menu() {
     wait_for 5 menu_open
 }
 # menu_labels: the menu's top-level labels as the app last logged them, one per line, with what
-# changes from run to run (work paths, clock times, versions, durations) replaced by a word: what
+# changes from run to run (work paths, clock times, versions, durations, loopback ports) replaced by a word: what
 # the README's screenshots are compared by.
 menu_labels() {
     grep -F "menu shows: " "$WORK/app.log" | tail -1 | sed 's/.*menu shows: //' | sed 's/ | /\n/g' |
-        sed -E 's#/tmp/[^ )]*#<path>#g; s/since [0-9]{1,2}:[0-9]{2}/since <time>/; s/tailscaled [^ ]+/tailscaled <version>/; s/[0-9]+ ms/<n> ms/g'
+        sed -E 's#/tmp/[^ )]*#<path>#g; s/since [0-9]{1,2}:[0-9]{2}/since <time>/; s/tailscaled [^ ]+/tailscaled <version>/; s/[0-9]+ ms/<n> ms/g; s/127\.0\.0\.1:[0-9]+/127.0.0.1:<port>/g; s/\(port [0-9]+/(port <port>/g'
 }
 EXPECTED="ssh -N -L 18080:127.0.0.1:18080 alice@$NAME"
 if open_menu; then
