@@ -3,11 +3,24 @@
 //! Updates are incremental: items at both ends of a list that still have the same kind and id are
 //! changed in place and only the middle is replaced, so a poll that changes a line or a status
 //! line that appears does not rebuild a menu the user may have open. Main thread only
-//! (muda items are `!Send`).
+//! (muda items are `!Send`). Shortcuts go on with each item ([`shortcut`]): muda puts ⌘ on
+//! macOS and Ctrl elsewhere (`CMD_OR_CTRL`), so no platform test is needed here.
 
+use tray_icon::menu::accelerator::{Accelerator, CMD_OR_CTRL, Code};
 use tray_icon::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 
-use crate::tray::menu::{Model, Node};
+use crate::tray::menu::{Key, Model, Node, shortcut};
+
+/// The item's shortcut as muda takes it.
+fn accelerator(id: &str) -> Option<Accelerator> {
+    let code = match shortcut(id)? {
+        Key::R => Code::KeyR,
+        Key::Comma => Code::Comma,
+        Key::Q => Code::KeyQ,
+        Key::C => Code::KeyC,
+    };
+    Some(Accelerator::new(CMD_OR_CTRL, code))
+}
 
 enum Built {
     Item(MenuItem),
@@ -181,7 +194,7 @@ fn build(n: &Node) -> Built {
             id.as_str(),
             muda_text(label),
             *enabled,
-            None,
+            accelerator(id),
         )),
         Node::Check {
             id,
@@ -194,7 +207,7 @@ fn build(n: &Node) -> Built {
             muda_text(label),
             *enabled,
             *checked,
-            None,
+            accelerator(id),
         )),
         Node::Sub {
             id,

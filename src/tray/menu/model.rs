@@ -151,6 +151,27 @@ impl Node {
     }
 }
 
+/// A key that, with ⌘ on macOS (Ctrl elsewhere), clicks an item while the menu is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    R,
+    Comma,
+    Q,
+    C,
+}
+
+/// The keyboard shortcut of the item with this id: the ones every Mac utility has. Settings is
+/// a submenu, which takes no shortcut in muda, so ⌘, opens the config file it edits.
+pub fn shortcut(id: &str) -> Option<Key> {
+    match id {
+        "diagnose" => Some(Key::R),
+        "settings.open" => Some(Key::Comma),
+        "quit" => Some(Key::Q),
+        "report.copy" => Some(Key::C),
+        _ => None,
+    }
+}
+
 /// The whole menu, top to bottom.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Model {
