@@ -7,8 +7,9 @@
 //! [`MonitorCmd`] or an [`ActCmd`] over a tokio channel one way, [`UiMsg`] and [`ActMsg`]
 //! through the `EventLoopProxy` the other. Menu clicks arrive through
 //! `MenuEvent::set_event_handler`, forwarded into the loop by the same proxy (polling the receiver
-//! would not wake a `ControlFlow::Wait` loop), and are routed by their [`MenuAction`] group; a
-//! finished fix asks the monitor for a diagnosis at once.
+//! would not wake a `ControlFlow::Wait` loop), and are routed by their [`MenuAction`] group.
+//! The two tasks share one more channel, the [`gate`]: while a fix runs the monitor starts no
+//! diagnosis, and it runs one the moment the fix ends.
 //!
 //! Nothing here may block: every handler is timed and one over 16 ms (a frame) is logged.
 
@@ -23,6 +24,7 @@ use tray_icon::{TrayIcon, TrayIconBuilder, TrayIconEvent};
 
 use crate::platform::{quit_signal, set_icon, with_icon};
 use crate::tray::actions::{self, ActCmd, ActMsg};
+use crate::tray::gate;
 use crate::tray::history::Entry;
 use crate::tray::icons::{self, Look, Scale, Style};
 use crate::tray::menu::{self, MenuAction, UiAction};
@@ -210,7 +212,8 @@ fn spawn_background<D: Diagnoser + 'static>(
                 }
             };
             let local = tokio::task::LocalSet::new();
-            let monitor = make(ui.clone());
+            let (writes, pause) = gate::gate();
+            let monitor = make(ui.clone()).with_pause(pause);
             let signal_ui = ui.clone();
             let monitor = local.spawn_local(async move {
                 tokio::select! {
@@ -219,7 +222,8 @@ fn spawn_background<D: Diagnoser + 'static>(
                 }
             });
             let act_ui = ui.clone();
-            let acts = local.spawn_local(actions::run(acts, move |m| act_ui.act(m), act_rx));
+            let acts =
+                local.spawn_local(actions::run(acts, move |m| act_ui.act(m), act_rx, writes));
             local.block_on(&rt, async move {
                 let (monitor, acts) = tokio::join!(monitor, acts);
                 if monitor.is_err() {
@@ -508,9 +512,9 @@ impl App {
                 self.acts.planned(kind, result);
             }
             ActMsg::Finished { kind, result } => {
+                // The monitor has already been told (the gate), so no DiagnoseNow here: a
+                // second one would queue a second run behind the first.
                 self.acts.finished(kind, result);
-                // Whatever happened, show the real state now, not at the next poll.
-                self.send(MonitorCmd::DiagnoseNow);
             }
             ActMsg::Login(state) => {
                 if self.acts.login.as_ref() != Some(&state) {
