@@ -435,7 +435,10 @@ impl Engine {
     /// Forgets a discovered endpoint that failed, unless another run has found a new one since.
     async fn forget(&self, failed: &Discovery) {
         let mut cached = self.discovery.lock().await;
-        if cached.as_ref().is_some_and(|d| d.endpoint == failed.endpoint) {
+        if cached
+            .as_ref()
+            .is_some_and(|d| d.endpoint == failed.endpoint)
+        {
             *cached = None;
         }
     }
