@@ -265,7 +265,7 @@ struct App {
     /// writes a PNG file).
     look: Option<(Look, Style)>,
     tooltip: String,
-    /// The menu's top level as last logged.
+    /// The menu's top level (labels, then the ids the arrow keys visit) as last logged.
     menu_logged: String,
     icon_dir: Option<PathBuf>,
     started: Instant,
@@ -390,9 +390,12 @@ impl App {
             .filter_map(menu::Node::label)
             .collect::<Vec<_>>()
             .join(" | ");
-        if top != self.menu_logged {
+        let keys = model.keyboard_order().join(" | ");
+        let logged = format!("{top}\n{keys}");
+        if logged != self.menu_logged {
             log::debug!("menu shows: {top}");
-            self.menu_logged = top;
+            log::debug!("menu keys: {keys}");
+            self.menu_logged = logged;
         }
         let created = self.rendered.apply(model);
         if created > 0 {

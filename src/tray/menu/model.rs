@@ -208,6 +208,21 @@ impl Model {
         }
     }
 
+    /// The top-level ids the arrow keys stop at, in order: separators and disabled items are
+    /// skipped. Logged for the e2e tests, which walk the menu with the keyboard.
+    pub fn keyboard_order(&self) -> Vec<&str> {
+        self.items
+            .iter()
+            .filter(|n| match n {
+                Node::Item { enabled, .. }
+                | Node::Check { enabled, .. }
+                | Node::Sub { enabled, .. } => *enabled,
+                Node::Separator => false,
+            })
+            .filter_map(Node::id)
+            .collect()
+    }
+
     /// Every id, depth first (for the uniqueness test and the renderer's shape comparison).
     pub fn ids(&self) -> Vec<&str> {
         fn walk<'a>(nodes: &'a [Node], out: &mut Vec<&'a str>) {

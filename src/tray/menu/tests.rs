@@ -163,6 +163,22 @@ fn healthy_menu_reads_top_to_bottom() {
 }
 
 #[test]
+fn the_arrow_keys_visit_the_enabled_items_in_order() {
+    let v = view(https_off());
+    let s = SettingsView::default();
+    let m = build(input(&v, &[], &s));
+    let keys = m.keyboard_order();
+    assert_eq!(
+        keys[0], "check.tailscale_cli",
+        "a check line opens its help"
+    );
+    let diagnose = keys.iter().position(|k| *k == "diagnose").unwrap();
+    assert_eq!(keys[diagnose + 1], "fix.0.open_admin_dns");
+    assert!(!keys.contains(&"status.headline"));
+    assert_eq!(keys.last(), Some(&"quit"));
+}
+
+#[test]
 fn ids_are_unique_in_every_state() {
     let mut d = https_off();
     d.fixes.push(d.fixes[1].clone()); // even a repeated fix gets its own id
