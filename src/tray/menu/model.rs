@@ -1,4 +1,6 @@
-//! The menu as data: nodes with stable ids, and what a click on each one does.
+//! The menu as data: nodes with stable ids, what a click on each one does, which items carry a
+//! keyboard shortcut ([`shortcut`]) and the order the arrow keys visit them in
+//! ([`Model::keyboard_order`]).
 //!
 //! A click carries a [`MenuAction`], grouped by who handles it, so the event loop routes it with
 //! one `match` on the group: [`UiAction`]s on the main thread, [`MonitorCmd`]s to the monitor,
