@@ -2,7 +2,8 @@
 //!
 //! [`evidence`] holds what the collectors found and derives the probe plan from it; [`rules`]
 //! decides which cause applies; [`checks`] words the check lines and [`advice`] the summary and
-//! the fixes; [`assemble`] puts one [`Diagnosis`] together. The engine calls `assemble` after
+//! the fixes; [`help`] explains each check in three sentences (the menu and the README show
+//! them); [`assemble`] puts one [`Diagnosis`] together. The engine calls `assemble` after
 //! every finished step, so a provisional diagnosis (with `Pending` checks) is always one pure
 //! function call away.
 
@@ -11,6 +12,7 @@ pub mod checks;
 pub mod endpoints;
 pub mod entries;
 pub mod evidence;
+pub mod help;
 pub mod inuse;
 pub mod model;
 pub mod ratelimit;

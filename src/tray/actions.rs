@@ -9,6 +9,8 @@
 //! - [`run`] is the worker task that does the slow parts: `fix::run` (CLI calls bounded by the
 //!   engine's timeout, plus the cross-process fix lock), the login-item calls and opening the
 //!   file manager. It answers with [`ActMsg`]s; the UI thread never blocks on any of it.
+//!   Each confirmed run holds the [`Writes`] gate from its fresh plan to its last read-back,
+//!   which pauses the monitor and has it diagnose the moment the run ends.
 //!
 //! The confirmation is the system's dialog (`platform::confirm`): picking an action asks
 //! `fix::run` for the plan without changing anything; the UI thread builds the dialog's text from
@@ -26,6 +28,7 @@ use tokio::sync::mpsc;
 use crate::config;
 use crate::fix::{self, FixOptions, FixReport, Outcome, Plan};
 use crate::settings::{self, Overrides};
+use crate::tray::gate::Writes;
 use crate::tray::view::{ActionsView, Dialog, LastWrite, Phase, WorkerAction, WriteKind};
 
 /// From the UI to the worker.
@@ -329,6 +332,7 @@ pub async fn run(
     ctx: Context,
     send: impl Fn(ActMsg) + Send + Sync + Clone + 'static,
     mut rx: mpsc::UnboundedReceiver<ActCmd>,
+    writes: Writes,
 ) {
     send(ActMsg::NewestBackup(ctx.newest_backup()));
     spawn_login(send.clone(), None);
@@ -357,8 +361,12 @@ pub async fn run(
                 });
             }
             ActCmd::Run { kind, plan } => {
+                let writes = writes.clone();
                 tokio::task::spawn_local(async move {
-                    let result = ctx.run(kind, &plan).await;
+                    let result = {
+                        let _held = writes.begin().await;
+                        ctx.run(kind, &plan).await
+                    };
                     log_result(kind, &result);
                     send(ActMsg::Finished { kind, result });
                     send(ActMsg::NewestBackup(ctx.newest_backup()));

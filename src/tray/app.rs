@@ -7,10 +7,11 @@
 //! [`MonitorCmd`] or an [`ActCmd`] over a tokio channel one way, [`UiMsg`] and [`ActMsg`]
 //! through the `EventLoopProxy` the other. Menu clicks arrive through
 //! `MenuEvent::set_event_handler`, forwarded into the loop by the same proxy (polling the receiver
-//! would not wake a `ControlFlow::Wait` loop), and are routed by their [`MenuAction`] group; a
-//! finished fix asks the monitor for a diagnosis at once. A plan that needs confirming gets its
-//! dialog's text here and goes to the actions worker, which shows the dialog and sends the answer
-//! back as an [`ActMsg`]: no handler of this loop waits for a dialog.
+//! would not wake a `ControlFlow::Wait` loop), and are routed by their [`MenuAction`] group.
+//! A plan that needs confirming gets its dialog's text here and goes to the actions worker,
+//! which shows the dialog and sends the answer back as an [`ActMsg`]: no handler of this loop
+//! waits for a dialog. The two tasks share one more channel, the [`gate`]: while a fix runs the
+//! monitor starts no diagnosis, and it runs one the moment the fix ends.
 //!
 //! Nothing here may block: every handler is timed and one over 16 ms (a frame) is logged.
 
@@ -25,6 +26,7 @@ use tray_icon::{TrayIcon, TrayIconBuilder, TrayIconEvent};
 
 use crate::platform::{quit_signal, set_icon, with_icon};
 use crate::tray::actions::{self, ActCmd, ActMsg};
+use crate::tray::gate;
 use crate::tray::history::Entry;
 use crate::tray::icons::{self, Look, Scale, Style};
 use crate::tray::menu::{self, MenuAction, UiAction};
@@ -212,7 +214,8 @@ fn spawn_background<D: Diagnoser + 'static>(
                 }
             };
             let local = tokio::task::LocalSet::new();
-            let monitor = make(ui.clone());
+            let (writes, pause) = gate::gate();
+            let monitor = make(ui.clone()).with_pause(pause);
             let signal_ui = ui.clone();
             let monitor = local.spawn_local(async move {
                 tokio::select! {
@@ -221,7 +224,8 @@ fn spawn_background<D: Diagnoser + 'static>(
                 }
             });
             let act_ui = ui.clone();
-            let acts = local.spawn_local(actions::run(acts, move |m| act_ui.act(m), act_rx));
+            let acts =
+                local.spawn_local(actions::run(acts, move |m| act_ui.act(m), act_rx, writes));
             local.block_on(&rt, async move {
                 let (monitor, acts) = tokio::join!(monitor, acts);
                 if monitor.is_err() {
@@ -263,7 +267,7 @@ struct App {
     /// writes a PNG file).
     look: Option<(Look, Style)>,
     tooltip: String,
-    /// The menu's top level as last logged.
+    /// The menu's top level (labels, then the ids the arrow keys visit) as last logged.
     menu_logged: String,
     icon_dir: Option<PathBuf>,
     started: Instant,
@@ -388,9 +392,12 @@ impl App {
             .filter_map(menu::Node::label)
             .collect::<Vec<_>>()
             .join(" | ");
-        if top != self.menu_logged {
+        let keys = model.keyboard_order().join(" | ");
+        let logged = format!("{top}\n{keys}");
+        if logged != self.menu_logged {
             log::debug!("menu shows: {top}");
-            self.menu_logged = top;
+            log::debug!("menu keys: {keys}");
+            self.menu_logged = logged;
         }
         let created = self.rendered.apply(model);
         if created > 0 {
@@ -517,11 +524,11 @@ impl App {
                 }
             }
             ActMsg::Finished { kind, result } => {
+                // The monitor has already been told (the gate), so no DiagnoseNow here: a
+                // second one would queue a second run behind the first.
                 if self.acts.finished(kind, result) {
                     self.ask();
                 }
-                // Whatever happened, show the real state now, not at the next poll.
-                self.send(MonitorCmd::DiagnoseNow);
             }
             ActMsg::Login(state) => {
                 if self.acts.login.as_ref() != Some(&state) {

@@ -11,6 +11,7 @@
 //!   own for the monitor.
 //! - [`actions`]: the write actions (plan, confirm, run) and the desktop settings: the UI
 //!   thread's steps through that flow, and the worker task that carries them out.
+//! - [`gate`]: the pause between the two: no diagnosis while a write runs, one right after.
 //! - [`view`]: the plain data those two produce and the menu reads, and what a click asks of
 //!   them.
 //! - [`menu`]: the menu as plain data, built from the view in one function; pure.
@@ -26,6 +27,7 @@
 pub mod actions;
 mod app;
 pub mod bus;
+pub mod gate;
 pub mod history;
 pub mod icons;
 pub mod menu;

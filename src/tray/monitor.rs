@@ -17,6 +17,10 @@
 //! own: this node's result goes to the UI as soon as it is there, theirs as they come. The
 //! config file is looked at every [`CONFIG_CHECK`] (one `stat`), so `serve-doctor targets add`
 //! shows in the menu within seconds even while the bus has slowed the poll.
+//!
+//! While a write action runs ([`gate`](crate::tray::gate)) no run of this node starts: polls,
+//! bus events and "Diagnose now" wait, and one run follows the moment the write ends, so the
+//! half-done state between `serve reset` and `serve --bg` is never shown, recorded or notified.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -29,6 +33,7 @@ use crate::diagnosis::Diagnosis;
 use crate::engine::Engine;
 use crate::settings::{self, Overrides, Settings};
 use crate::tray::bus;
+use crate::tray::gate::{Change, Pause};
 use crate::tray::history::{Entry, History};
 use crate::tray::others::{self, EngineTargets, Others, TargetDiagnoser};
 use crate::tray::state::{Machine, Notice, RunKind};
@@ -123,6 +128,8 @@ pub struct Monitor<D, U, T = EngineTargets> {
     /// A notification's button, clicked: the command it stands for, handled as a menu click's.
     clicked_tx: mpsc::UnboundedSender<MonitorCmd>,
     clicked_rx: Option<mpsc::UnboundedReceiver<MonitorCmd>>,
+    /// The actions worker's side of the pause; none, nothing pauses.
+    pause: Option<Pause>,
 }
 
 fn mtime(p: &std::path::Path) -> Option<SystemTime> {
@@ -156,6 +163,7 @@ impl<D: Diagnoser, U: Ui, T: TargetDiagnoser> Monitor<D, U, T> {
             bus_target: None,
             bus_tx,
             bus_rx: Some(bus_rx),
+            pause: None,
             diag,
             ui,
             machine,
@@ -165,6 +173,12 @@ impl<D: Diagnoser, U: Ui, T: TargetDiagnoser> Monitor<D, U, T> {
             loaded,
             overrides,
         }
+    }
+
+    /// Pauses this node's runs while the worker holding the other side writes.
+    pub fn with_pause(mut self, pause: Pause) -> Self {
+        self.pause = Some(pause);
+        self
     }
 
     fn resolved(&self) -> Settings {
@@ -195,10 +209,12 @@ impl<D: Diagnoser, U: Ui, T: TargetDiagnoser> Monitor<D, U, T> {
         let mut bus_rx = self.bus_rx.take();
         let mut target_rx = self.others.take_results();
         let mut clicked_rx = self.clicked_rx.take();
+        let mut pause = self.pause.take().unwrap_or_else(Pause::never);
         let mut config_check = tokio::time::interval(CONFIG_CHECK);
         config_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let (due, _) = self.machine.next();
+            let paused = pause.paused();
             tokio::select! {
                 // Commands first: "Diagnose now" must not wait behind a due poll's sleep.
                 biased;
@@ -210,11 +226,32 @@ impl<D: Diagnoser, U: Ui, T: TargetDiagnoser> Monitor<D, U, T> {
                     log::info!("notification clicked: {c:?}");
                     self.command(c);
                 }
+                // Before the timer: a write that just began must stop a run that is due now.
+                change = pause.changed() => self.write_change(change),
                 Some(ev) = recv(&mut bus_rx) => self.bus_event(ev),
                 Some(done) = recv(&mut target_rx) => self.target_done(done),
-                _ = tokio::time::sleep_until(due) => self.run_once().await,
+                _ = tokio::time::sleep_until(due), if !paused => {
+                    // Looked at again: the worker may have marked a write since the loop began.
+                    if !pause.paused() {
+                        pause.diagnosing(true);
+                        self.run_once().await;
+                        pause.diagnosing(false);
+                    }
+                }
                 _ = config_check.tick() => self.config_check(),
             }
+        }
+    }
+
+    /// A write began (runs wait) or every write ended (one run now, whatever was due).
+    fn write_change(&mut self, change: Change) {
+        match change {
+            Change::Paused => log::debug!("a write action runs: diagnoses wait for it"),
+            Change::Resumed => {
+                log::info!("write action finished: diagnosing now");
+                self.machine.request_now(Instant::now());
+            }
+            Change::Nothing => {}
         }
     }
 

@@ -1,13 +1,27 @@
 //! Turns the menu model into muda items, the only place that does.
 //!
 //! Updates are incremental: items at both ends of a list that still have the same kind and id are
-//! changed in place and only the middle is replaced, so a poll that changes a line or a status
-//! line that appears does not rebuild a menu the user may have open. Main thread only
-//! (muda items are `!Send`).
+//! changed in place and only the middle is replaced (or, when the middle holds the same items and
+//! only submenu titles changed, as check lines do, just those submenus), so a poll that changes
+//! a line or a status line that appears does not rebuild a menu the user may have open. Main thread only
+//! (muda items are `!Send`). Shortcuts go on with each item ([`shortcut`]): muda puts ⌘ on
+//! macOS and Ctrl elsewhere (`CMD_OR_CTRL`), so no platform test is needed here.
 
+use tray_icon::menu::accelerator::{Accelerator, CMD_OR_CTRL, Code};
 use tray_icon::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 
-use crate::tray::menu::{Model, Node};
+use crate::tray::menu::{Key, Model, Node, shortcut};
+
+/// The item's shortcut as muda takes it.
+fn accelerator(id: &str) -> Option<Accelerator> {
+    let code = match shortcut(id)? {
+        Key::R => Code::KeyR,
+        Key::Comma => Code::Comma,
+        Key::Q => Code::KeyQ,
+        Key::C => Code::KeyC,
+    };
+    Some(Accelerator::new(CMD_OR_CTRL, code))
+}
 
 enum Built {
     Item(MenuItem),
@@ -128,29 +142,36 @@ fn same_item(a: &Node, b: &Node) -> bool {
     }
 }
 
-/// The common prefix and suffix (by [`same_item`]) of two lists, not overlapping.
-fn common_ends(old: &[Node], new: &[Node]) -> (usize, usize) {
-    let prefix = old
-        .iter()
-        .zip(new)
-        .take_while(|(a, b)| same_item(a, b))
-        .count();
+/// The common prefix and suffix (by `same`) of two lists, not overlapping.
+fn common_ends(old: &[Node], new: &[Node], same: fn(&Node, &Node) -> bool) -> (usize, usize) {
+    let prefix = old.iter().zip(new).take_while(|(a, b)| same(a, b)).count();
     let max_suffix = old.len().min(new.len()) - prefix;
     let suffix = old
         .iter()
         .rev()
         .zip(new.iter().rev())
         .take(max_suffix)
-        .take_while(|(a, b)| same_item(a, b))
+        .take_while(|(a, b)| same(a, b))
         .count();
     (prefix, suffix)
 }
 
-/// Makes `built` (showing `old` in `container`) show `new`: items at both ends that can be
-/// reused are updated in place, the middle is replaced. A status line appearing or a poll that
-/// changes some text then touches one or two items, not the whole (possibly open) menu.
+/// Whether two nodes hold the same place: same kind and id, whatever a submenu's title. A
+/// submenu whose title changed (a check line with new evidence) is replaced on its own, in its
+/// place, instead of making everything between it and the next change a new item.
+fn same_slot(a: &Node, b: &Node) -> bool {
+    match (a, b) {
+        (Node::Sub { id: i, .. }, Node::Sub { id: j, .. }) => i == j,
+        _ => same_item(a, b),
+    }
+}
+
+/// Makes `built` (showing `old` in `container`) show `new`: items at both ends that hold the
+/// same places are updated in place (a submenu with a new title is replaced where it stands),
+/// the middle is replaced. A status line appearing or a poll that changes some text then
+/// touches one or two items, not the whole (possibly open) menu.
 fn sync(container: Container<'_>, old: &[Node], new: &[Node], built: &mut Vec<Built>) -> usize {
-    let (prefix, suffix) = common_ends(old, new);
+    let (prefix, suffix) = common_ends(old, new, same_slot);
     let mut created = 0;
     for i in (0..prefix).chain(old.len() - suffix..old.len()) {
         let j = if i < prefix {
@@ -158,7 +179,15 @@ fn sync(container: Container<'_>, old: &[Node], new: &[Node], built: &mut Vec<Bu
         } else {
             i + new.len() - old.len()
         };
-        created += update(&old[i], &new[j], &mut built[i]);
+        if same_item(&old[i], &new[j]) {
+            created += update(&old[i], &new[j], &mut built[i]);
+        } else {
+            // The container still holds the old list here, so `i` is this item's place.
+            container.remove(built[i].as_item());
+            built[i] = build(&new[j]);
+            container.insert(built[i].as_item(), i);
+            created += 1;
+        }
     }
     let middle_old = prefix..old.len() - suffix;
     for b in &built[middle_old.clone()] {
@@ -181,7 +210,7 @@ fn build(n: &Node) -> Built {
             id.as_str(),
             muda_text(label),
             *enabled,
-            None,
+            accelerator(id),
         )),
         Node::Check {
             id,
@@ -194,7 +223,7 @@ fn build(n: &Node) -> Built {
             muda_text(label),
             *enabled,
             *checked,
-            None,
+            accelerator(id),
         )),
         Node::Sub {
             id,
@@ -315,19 +344,42 @@ mod tests {
             Node::Separator,
             item("z"),
         ];
-        assert_eq!(common_ends(&old, &new), (1, 3));
+        assert_eq!(common_ends(&old, &new, same_item), (1, 3));
         // Same ids, new labels: everything reused.
-        assert_eq!(common_ends(&old, &old.clone()), (4, 0));
+        assert_eq!(common_ends(&old, &old.clone(), same_item), (4, 0));
         // Nothing in common.
-        assert_eq!(common_ends(&[item("x")], &[item("y")]), (0, 0));
+        assert_eq!(common_ends(&[item("x")], &[item("y")], same_slot), (0, 0));
         // A submenu with a new title is replaced (GTK would keep showing the old one).
-        let sub = |label: &str| Node::sub("target.site", label, vec![item("c")]);
-        let old = vec![item("a"), sub("… site — Checking…"), item("z")];
-        let new = vec![item("a"), sub("– site — cannot be checked"), item("z")];
-        assert_eq!(common_ends(&old, &new), (1, 1));
-        assert_eq!(common_ends(&new, &new.clone()), (3, 0));
+        let sub = |id: &str, label: &str| Node::sub(id, label, vec![item("c")]);
+        let old = vec![
+            item("a"),
+            sub("target.site", "… site — Checking…"),
+            item("z"),
+        ];
+        let new = vec![
+            item("a"),
+            sub("target.site", "– site — cannot be checked"),
+            item("z"),
+        ];
+        assert_eq!(common_ends(&old, &new, same_item), (1, 1));
+        assert!(!same_item(&old[1], &new[1]) && same_slot(&old[1], &new[1]));
+        assert_eq!(common_ends(&old, &new, same_slot), (3, 0));
+        // Two check lines with new evidence hold their places: each is replaced on its own.
+        let old = vec![sub("check.a", "✓ a"), item("x"), sub("check.b", "✓ b")];
+        let new = vec![sub("check.a", "✗ a"), item("x"), sub("check.b", "✗ b")];
+        assert_eq!(common_ends(&old, &new, same_item), (0, 0));
+        assert_eq!(common_ends(&old, &new, same_slot), (3, 0));
+        assert!(!same_slot(&item("x"), &sub("x", "x")));
+        // A line appearing among them (red → green drops the summary) keeps the rest in place.
+        let grown = vec![
+            item("msg"),
+            sub("check.a", "✗ a"),
+            item("x"),
+            sub("check.b", "✗ b"),
+        ];
+        assert_eq!(common_ends(&old, &grown, same_slot), (0, 3));
         // Shrinking never double-counts an item as both prefix and suffix.
-        let (p, s) = common_ends(&[item("a"), item("a")], &[item("a")]);
+        let (p, s) = common_ends(&[item("a"), item("a")], &[item("a")], same_slot);
         assert_eq!(p + s, 1);
     }
 }

@@ -9,9 +9,13 @@
 #   a second start exits 75 with "already running (pid N)" and leaves exactly one icon;
 #   Settings → Launch at login creates and removes $XDG_CONFIG_HOME/autostart/serve-doctor.desktop,
 #   and the read-back follows the file when it is changed by hand;
+#   on the healthy menu "Open https://…/" → an `xdg-open` stub first in PATH records exactly that
+#   URL;
 #   "Recreate serve…" → its dialog (found by its window title) → Return (Cancel is the default) →
-#   no write in the fake's argv.log; again → OK → argv.log shows `serve reset` then
-#   `serve --bg --https=443 …`, and a backup exists in the data dir;
+#   no write in the fake's argv.log; again → OK (the fake's reset made slow, so a poll would land
+#   between the two writes) → argv.log shows `serve reset` then `serve --bg --https=443 …` with no
+#   `status` call between them, the monitor's own run right after the write, and a backup exists
+#   in the data dir;
 #   `serve-doctor targets add site --url …` (another node, seen from here) → the running app shows
 #   a second section, red while that node is offline, and the icon shows the worst of the two
 #   (red); the node back and its own "Diagnose now" → site green, icon green; `targets remove
@@ -188,14 +192,32 @@ menu_labels() {
     grep -F "menu shows: " "$WORK/app.log" | tail -1 | sed 's/.*menu shows: //' | sed 's/ | /\n/g' |
         sed -E 's#/tmp/[^ )]*#<path>#g; s/since [0-9]{1,2}:[0-9]{2}/since <time>/; s/tailscaled [^ ]+/tailscaled <version>/; s/[0-9]+ ms/<n> ms/g; s/127\.0\.0\.1:[0-9]+/127.0.0.1:<port>/g; s/\(port [0-9]+/(port <port>/g'
 }
+# menu_has TEXT / menu_lacks TEXT: the menu's top level, as the app last logged it.
+menu_top() { grep -F "menu shows: " "$WORK/app.log" | tail -1; }
+menu_has() { menu_top | grep -qF -- "$1"; }
+menu_lacks() { ! menu_has "$1"; }
+# down_to PATTERN: presses Down until the top-level item whose id matches PATTERN (a glob) is
+# selected, counting from the ids the arrow keys visit as the app last logged them ("menu keys:").
+# Check lines are submenus, so how many come before an item depends on the scenario.
+down_to() {
+    local n
+    n=$(grep -F "menu keys: " "$WORK/app.log" | tail -1 | sed 's/.*menu keys: //' | python3 -c '
+import fnmatch, sys
+keys = sys.stdin.read().strip().split(" | ")
+print(next((i + 1 for i, k in enumerate(keys) if fnmatch.fnmatchcase(k, sys.argv[1])), ""))
+' "$1")
+    [ -n "$n" ] || { note "no menu item matches $1: $(grep -F 'menu keys: ' "$WORK/app.log" | tail -1)"; return 1; }
+    # shellcheck disable=SC2046
+    xdotool key $(yes Down | head -n "$n")
+}
 EXPECTED="ssh -N -L 18080:127.0.0.1:18080 alice@$NAME"
 if open_menu; then
     sleep 0.3
     shot "$OUT/02-menu-red.png"
     pass "menu opens on click"
-    # Keyboard navigation skips the disabled lines: Diagnose now, Open admin console, Recreate
-    # serve…, Copy SSH tunnel command.
-    xdotool key Down Down Down Down
+    # Keyboard navigation skips the disabled lines: the check lines (submenus), Diagnose now,
+    # Open admin console, Recreate serve…, Copy SSH tunnel command.
+    down_to 'fix.*.ssh_tunnel'
     sleep 0.3
     shot "$OUT/03-menu-red-hover.png"
     cp "$WORK/menu.geom" "$WORK/menu-red.geom"
@@ -232,7 +254,7 @@ clip_is() {
 }
 sleep 0.5
 if open_menu; then
-    xdotool key Down Down Return
+    down_to 'fix.*.open_admin_dns' && xdotool key Return
     if clip_is "https://login.tailscale.com/admin/dns" 5; then
         pass "Open admin console with no browser copied the URL"
     else
@@ -290,6 +312,34 @@ if open_menu; then
     menu_labels >"$OUT/menu-green.labels"
     xdotool key Escape
 fi
+
+# --- 3b. healthy: Open https://…/ goes to the browser (an xdg-open stub, first in the app's PATH) --
+# The app's PATH is $WORK/empty-path: the stub put there now is the only launcher the `open` crate
+# finds. Each call appends its arguments, one line per call.
+OPENED=$WORK/xdg-open.log
+: >"$OPENED"
+printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"%s"\n' "$OPENED" >"$WORK/empty-path/xdg-open"
+chmod +x "$WORK/empty-path/xdg-open"
+WANT_URL="https://$NAME/"
+opened_is() { [ "$(cat "$OPENED")" = "$WANT_URL" ]; }
+if menu_has "Open $WANT_URL" && menu_has "Copy URL"; then
+    pass "the healthy menu offers 'Open $WANT_URL' and 'Copy URL'"
+else
+    fail "healthy menu lacks Open/Copy URL: $(menu_top | cut -c1-300)"
+fi
+sleep 0.5
+if open_menu; then
+    sleep 0.3
+    down_to 'open.0' && xdotool key Return
+    if wait_for 5 opened_is; then
+        pass "Open $WANT_URL: the xdg-open stub got exactly that URL"
+    else
+        fail "xdg-open stub recorded '$(cat "$OPENED")', expected '$WANT_URL'"
+    fi
+else
+    fail "menu did not open for Open URL"
+fi
+xdotool key Escape 2>/dev/null
 
 # --- 4. history and config survive; SIGTERM leaves cleanly -----------------------------------------
 HIST=$XDG_DATA_HOME/serve-doctor/history.json
@@ -373,11 +423,12 @@ dialog_up() {
 dialog_gone() { ! dialog_up; }
 # writes_since N: the fake's calls after line N that change serve (reset, --bg, set-raw).
 writes_since() { tail -n +"$(($1 + 1))" "$SCN/argv.log" | grep -c '"reset"\|"--bg"\|"set-raw"' || true; }
-# pick_recreate: after the watched fix the green menu offers it first: Diagnose now, Recreate serve….
+# pick_recreate: after the watched fix the green menu offers it (found by its id: the check lines
+# before it are submenus, so their count depends on the scenario).
 pick_recreate() {
     open_menu || return 1
     sleep 0.3
-    xdotool key Down Down Return
+    down_to 'offer.recreate_serve' && xdotool key Return
 }
 sleep 0.5
 if pick_recreate && wait_for 10 dialog_up; then
@@ -430,6 +481,9 @@ else
 fi
 sleep 0.5
 argv_before=$(wc -l <"$SCN/argv.log")
+# A poll in the gap between the two writes would see no serve config: the slow reset leaves 2 s
+# (two poll intervals) for one to land there, unless the monitor waits for the write.
+printf '{"slow_reset": true}' >"$SCN/behavior.json"
 if pick_recreate && wait_for 10 dialog_up; then
     pass "Recreate serve… opened the dialog again"
     # GTK's OK/Cancel put OK after Cancel, which has the focus: Tab moves it to OK.
@@ -455,6 +509,40 @@ sys.exit(0 if ok else 1)
         pass "argv.log: $(cat "$WORK/argv.check")"
     else
         fail "argv.log has no reset then serve --bg --https=443: $(cat "$WORK/argv.check")"
+    fi
+    if tail -n +"$((argv_before + 1))" "$SCN/argv.log" | python3 -c '
+import json, sys
+calls = [json.loads(l) for l in sys.stdin if l.strip()]
+reset = next(i for i, c in enumerate(calls) if c["argv"] == ["serve", "reset"])
+bg = next(i for i, c in enumerate(calls) if c["argv"][:3] == ["serve", "--bg", "--https=443"])
+between = [c["argv"] for c in calls[reset + 1:bg]]
+gap = calls[bg]["t"] - calls[reset]["t"]
+print("%d calls in the %.1f s between reset and --bg: %s" % (len(between), gap, between))
+sys.exit(0 if gap >= 2 and not any(a[:1] == ["status"] for a in between) else 1)
+' >"$WORK/gap.check" 2>&1; then
+        pass "no status poll between serve reset and serve --bg: $(cat "$WORK/gap.check")"
+    else
+        fail "a status read landed between serve reset and serve --bg: $(cat "$WORK/gap.check")"
+    fi
+    rm -f "$SCN/behavior.json"
+    # The monitor's own run after the write: the line it logs when the gate opens, then a status
+    # read after that line (the fix's own read-back and re-diagnosis come before it).
+    resumed_logged() { grep -q "write action finished: diagnosing now" "$WORK/app.log"; }
+    wait_for 10 resumed_logged || note "no 'write action finished' in the log"
+    resumed_at=$(grep -m1 "write action finished: diagnosing now" "$WORK/app.log" | cut -d' ' -f1)
+    status_after() {
+        tail -n +"$((argv_before + 1))" "$SCN/argv.log" | python3 -c '
+import datetime, json, sys
+resumed = datetime.datetime.fromisoformat(sys.argv[1]).timestamp()
+calls = [json.loads(l) for l in sys.stdin if l.strip()]
+bg = next(c["t"] for c in calls if c["argv"][:3] == ["serve", "--bg", "--https=443"])
+sys.exit(0 if resumed > bg and any(c["argv"][:1] == ["status"] and resumed <= c["t"] <= resumed + 2 for c in calls) else 1)
+' "$resumed_at"
+    }
+    if [ -n "$resumed_at" ] && wait_for 10 status_after; then
+        pass "the monitor diagnosed right after the write (the gate opened at $resumed_at)"
+    else
+        fail "no monitor diagnosis after the write (gate opened: ${resumed_at:-never})"
     fi
     nb=$(find "$BACKUPS" -name '*.json' 2>/dev/null | wc -l)
     if [ "$nb" -ge 1 ]; then
@@ -488,10 +576,6 @@ SITE_URL="https://127.0.0.1:$SITE_PORT/"
 SITE_RED="✗ site — That node is offline"
 SITE_GREEN="✓ site — Serve healthy"
 LOCAL_GREEN="Serve healthy — https://$NAME"
-# menu_has TEXT / menu_lacks TEXT: the menu's top level, as the app last logged it.
-menu_top() { grep -F "menu shows: " "$WORK/app.log" | tail -1; }
-menu_has() { menu_top | grep -qF -- "$1"; }
-menu_lacks() { ! menu_has "$1"; }
 # site_online true|false: the status this node's tailscaled reports, with the site's peer entry.
 site_online() {
     python3 - "$SCN/status.json" "$SITE_NAME" "$1" <<'PYEOF'

@@ -45,6 +45,38 @@ fn check_table_matches_the_code() {
     assert_eq!(ids, want);
 }
 
+/// The menu's per-check help is the README's help table, word for word, in display order, and
+/// its "Read more…" anchor is that table's heading.
+#[test]
+fn check_help_table_is_the_menus_help() {
+    use serve_doctor::diagnosis::help::README_ANCHOR;
+    let text = readme();
+    let rows = table_rows(&text, "<!-- CHECK-HELP-TABLE");
+    let want: Vec<Vec<String>> = CheckId::ALL
+        .iter()
+        .map(|c| {
+            let h = c.help();
+            [c.as_str(), h.looks_at, h.failing, h.fix]
+                .map(String::from)
+                .to_vec()
+        })
+        .collect();
+    assert_eq!(rows, want);
+    let heading = text
+        .lines()
+        .find(|l| l.starts_with("### What each check means"))
+        .expect("README lacks the help table's heading");
+    let slug: String = heading
+        .trim_start_matches('#')
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect();
+    assert_eq!(slug, README_ANCHOR);
+}
+
 /// The paragraph of the README that starts with `marker`, joined into one line.
 fn paragraph(text: &str, marker: &str) -> String {
     let start = text

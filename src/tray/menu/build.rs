@@ -1,8 +1,12 @@
-//! The status part of the menu and the fixes: headline and cause sentence, the check lines,
-//! "Diagnose now", the fixes for the current cause with the serve actions that apply, the report
-//! and the history. Each section is a function of the state it shows; `menu::build` stacks them.
+//! The status part of the menu and the fixes: headline and cause sentence, the check lines (each
+//! a submenu explaining it), "Diagnose now", the fixes for the current cause, then (when green)
+//! "Open https://…/" for each served endpoint and "Copy URL", the serve actions that apply, the
+//! report and the history. Each section is a function of the state it shows; `menu::build`
+//! stacks them.
 
-use crate::diagnosis::{Cause, Check, CheckStatus, Fix, FixId, Health};
+use crate::diagnosis::{
+    Cause, Check, CheckStatus, Diagnosis, EndpointHost, EndpointKind, Fix, FixId, Health, help,
+};
 use crate::fix::offer;
 use crate::tray::history::Entry;
 use crate::tray::menu::model::{MenuAction, Node, UiAction};
@@ -78,7 +82,8 @@ pub fn status(input: &Input<'_>) -> Vec<Node> {
     items
 }
 
-/// One line per check, after a separator (nothing before the first result).
+/// One line per check, after a separator (nothing before the first result). Each line opens
+/// what the check means ([`help`]), so a red line explains itself without the README.
 pub fn checks(view: &View) -> Vec<Node> {
     let mut items = Vec::new();
     if let Some(d) = &view.diagnosis
@@ -86,8 +91,88 @@ pub fn checks(view: &View) -> Vec<Node> {
     {
         items.push(Node::Separator);
         for c in &d.checks {
-            items.push(Node::info(format!("check.{}", c.id), check_line(c)));
+            items.push(check_help(c));
         }
+    }
+    items
+}
+
+/// A check's submenu: what it looks at, what its failure means, the fix, and the README.
+fn check_help(c: &Check) -> Node {
+    let id = format!("check.{}", c.id);
+    let h = c.id.help();
+    Node::sub(
+        id.clone(),
+        clip(&check_line(c)),
+        vec![
+            Node::info(format!("{id}.looks"), format!("Looks at: {}", h.looks_at)),
+            Node::info(
+                format!("{id}.failing"),
+                format!("Failing means: {}", h.failing),
+            ),
+            Node::info(format!("{id}.fix"), format!("Fix: {}", h.fix)),
+            Node::act(
+                format!("{id}.more"),
+                "Read more…",
+                MonitorCmd::Open {
+                    url: help::readme_url(),
+                    admin: false,
+                },
+            ),
+        ],
+    )
+}
+
+/// The HTTPS URLs of this node that answered, the primary one first: its own web endpoints
+/// that passed, and `Diagnosis::url` even when the endpoint list is empty.
+pub(super) fn served_urls(d: &Diagnosis) -> Vec<String> {
+    let mut urls: Vec<String> = d.url.iter().cloned().collect();
+    for e in &d.endpoints {
+        let ours = e.kind == EndpointKind::Web && e.host == EndpointHost::ThisNode;
+        if ours
+            && e.status == CheckStatus::Pass
+            && e.url.starts_with("https://")
+            && !urls.contains(&e.url)
+        {
+            urls.push(e.url.clone());
+        }
+    }
+    urls
+}
+
+/// When green: "Open https://…/" for each served URL and "Copy URL" for the primary one.
+fn open_urls(view: &View) -> Vec<Node> {
+    let Some(d) = view
+        .diagnosis
+        .as_ref()
+        .filter(|d| d.health == Health::Green && view.health == Some(Health::Green))
+    else {
+        return Vec::new();
+    };
+    let urls = served_urls(d);
+    let mut items: Vec<Node> = urls
+        .iter()
+        .enumerate()
+        .map(|(i, url)| {
+            Node::act(
+                format!("open.{i}"),
+                clip(&format!("Open {url}")),
+                MonitorCmd::Open {
+                    url: url.clone(),
+                    admin: false,
+                },
+            )
+        })
+        .collect();
+    if let Some(primary) = urls.first() {
+        items.push(Node::act(
+            "url.copy",
+            "Copy URL",
+            UiAction::Copy {
+                what: "URL".into(),
+                text: primary.clone(),
+            },
+        ));
     }
     items
 }
@@ -121,8 +206,8 @@ pub fn diagnose(view: &View) -> Node {
     }
 }
 
-/// The fixes for the current cause, first one first, then the serve actions they did not
-/// already offer, and the report.
+/// The fixes for the current cause, first one first, then (green only, so they never push a
+/// fix down) the served URLs, the serve actions the fixes did not already offer, and the report.
 pub fn fixes(view: &View, actions: &ActionsView) -> Vec<Node> {
     let write_ok = !actions.busy();
     let mut fixes: Vec<Node> = Vec::new();
@@ -146,6 +231,7 @@ pub fn fixes(view: &View, actions: &ActionsView) -> Vec<Node> {
             _ => None,
         })
         .collect();
+    fixes.extend(open_urls(view));
     if let Some(more) = more_actions(view, actions, &offered) {
         fixes.push(more);
     }

@@ -22,7 +22,7 @@ mod text;
 mod tests;
 
 pub use build::Input;
-pub use model::{MenuAction, Model, Node, UiAction};
+pub use model::{Key, MenuAction, Model, Node, UiAction, shortcut};
 
 /// Builds the menu, top to bottom: the one place that decides what the menu says and in which
 /// order. While a plan is read or a fix runs every write item is disabled, so two never run at

@@ -1,4 +1,6 @@
-//! The menu as data: nodes with stable ids, and what a click on each one does.
+//! The menu as data: nodes with stable ids, what a click on each one does, which items carry a
+//! keyboard shortcut ([`shortcut`]) and the order the arrow keys visit them in
+//! ([`Model::keyboard_order`]).
 //!
 //! A click carries a [`MenuAction`], grouped by who handles it, so the event loop routes it with
 //! one `match` on the group: [`UiAction`]s on the main thread, [`MonitorCmd`]s to the monitor,
@@ -151,6 +153,27 @@ impl Node {
     }
 }
 
+/// A key that, with ⌘ on macOS (Ctrl elsewhere), clicks an item while the menu is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    R,
+    Comma,
+    Q,
+    C,
+}
+
+/// The keyboard shortcut of the item with this id: the ones every Mac utility has. Settings is
+/// a submenu, which takes no shortcut in muda, so ⌘, opens the config file it edits.
+pub fn shortcut(id: &str) -> Option<Key> {
+    match id {
+        "diagnose" => Some(Key::R),
+        "settings.open" => Some(Key::Comma),
+        "quit" => Some(Key::Q),
+        "report.copy" => Some(Key::C),
+        _ => None,
+    }
+}
+
 /// The whole menu, top to bottom.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Model {
@@ -185,6 +208,21 @@ impl Model {
             } => action.as_ref(),
             _ => None,
         }
+    }
+
+    /// The top-level ids the arrow keys stop at, in order: separators and disabled items are
+    /// skipped. Logged for the e2e tests, which walk the menu with the keyboard.
+    pub fn keyboard_order(&self) -> Vec<&str> {
+        self.items
+            .iter()
+            .filter(|n| match n {
+                Node::Item { enabled, .. }
+                | Node::Check { enabled, .. }
+                | Node::Sub { enabled, .. } => *enabled,
+                Node::Separator => false,
+            })
+            .filter_map(Node::id)
+            .collect()
     }
 
     /// Every id, depth first (for the uniqueness test and the renderer's shape comparison).

@@ -1,7 +1,10 @@
 //! Fixtures for the menu's tests, and the tests of the menu as a whole (its order, unique ids,
 //! clipped lines); each section's own tests sit in its file.
 
-use crate::diagnosis::{Cause, CheckId, Diagnosis, Fix, FixId};
+use crate::diagnosis::{
+    Cause, CheckId, CheckStatus, Diagnosis, EndpointHost, EndpointKind, EndpointReport, Fix, FixId,
+    Health,
+};
 use crate::fix::Outcome;
 use crate::targets::{Kind, Target};
 use crate::tray::history::Entry;
@@ -134,6 +137,8 @@ fn healthy_menu_reads_top_to_bottom() {
             "✓ Tailscale reachable: /usr/bin/tailscale 1.80.0",
             "✓ HTTPS certificates on: CertDomains: laptop.tail1234.ts.net",
             "Diagnose now",
+            "Open https://laptop.tail1234.ts.net/",
+            "Copy URL",
             "Serve actions",
             "Copy report (Markdown)",
             "History",
@@ -155,6 +160,22 @@ fn healthy_menu_reads_top_to_bottom() {
         None,
         "information lines do nothing"
     );
+}
+
+#[test]
+fn the_arrow_keys_visit_the_enabled_items_in_order() {
+    let v = view(https_off());
+    let s = SettingsView::default();
+    let m = build(input(&v, &[], &s));
+    let keys = m.keyboard_order();
+    assert_eq!(
+        keys[0], "check.tailscale_cli",
+        "a check line opens its help"
+    );
+    let diagnose = keys.iter().position(|k| *k == "diagnose").unwrap();
+    assert_eq!(keys[diagnose + 1], "fix.0.open_admin_dns");
+    assert!(!keys.contains(&"status.headline"));
+    assert_eq!(keys.last(), Some(&"quit"));
 }
 
 #[test]
@@ -221,4 +242,197 @@ fn ids_stay_unique_with_a_plan_and_an_outcome() {
     sorted.dedup();
     assert_eq!(ids.len(), sorted.len(), "{ids:?}");
     assert!(labels(&m).iter().all(|l| l.chars().count() <= MAX_LABEL));
+}
+
+fn endpoint(
+    url: &str,
+    kind: EndpointKind,
+    host: EndpointHost,
+    status: CheckStatus,
+) -> EndpointReport {
+    EndpointReport {
+        url: url.into(),
+        kind,
+        handler: "proxy http://127.0.0.1:18080".into(),
+        target: None,
+        host,
+        public: false,
+        foreground: false,
+        primary: false,
+        status,
+        summary: String::new(),
+        checks: Vec::new(),
+    }
+}
+
+/// The labels and ids of the items after "Diagnose now", up to the report.
+fn actions_after_diagnose(m: &Model) -> Vec<(&str, &str)> {
+    m.items
+        .iter()
+        .skip_while(|n| n.id() != Some("diagnose"))
+        .skip(1)
+        .filter_map(|n| Some((n.id()?, n.label()?)))
+        .take_while(|(id, _)| *id != "report.copy")
+        .collect()
+}
+
+#[test]
+fn green_menu_opens_each_served_url_and_copies_the_primary() {
+    let mut d = diag(Cause::Healthy);
+    let primary = d.url.clone().unwrap();
+    d.endpoints = vec![
+        endpoint(
+            &primary,
+            EndpointKind::Web,
+            EndpointHost::ThisNode,
+            CheckStatus::Pass,
+        ),
+        endpoint(
+            "https://laptop.tail1234.ts.net:8443/docs/",
+            EndpointKind::Web,
+            EndpointHost::ThisNode,
+            CheckStatus::Pass,
+        ),
+        // Not offered: it failed, it is not HTTPS, it is not web, it is keyed to another name.
+        endpoint(
+            "https://laptop.tail1234.ts.net:9443/",
+            EndpointKind::Web,
+            EndpointHost::ThisNode,
+            CheckStatus::Fail,
+        ),
+        endpoint(
+            "http://laptop.tail1234.ts.net:80/",
+            EndpointKind::Web,
+            EndpointHost::ThisNode,
+            CheckStatus::Pass,
+        ),
+        endpoint(
+            "tcp://laptop.tail1234.ts.net:2222",
+            EndpointKind::Tcp,
+            EndpointHost::ThisNode,
+            CheckStatus::Pass,
+        ),
+        endpoint(
+            "https://old.tail1234.ts.net/",
+            EndpointKind::Web,
+            EndpointHost::OtherNode("old.tail1234.ts.net".into()),
+            CheckStatus::Pass,
+        ),
+    ];
+    let v = view(d);
+    let s = SettingsView::default();
+    let m = build(input(&v, &[], &s));
+    assert_eq!(
+        actions_after_diagnose(&m),
+        vec![
+            ("open.0", "Open https://laptop.tail1234.ts.net/"),
+            ("open.1", "Open https://laptop.tail1234.ts.net:8443/docs/"),
+            ("url.copy", "Copy URL"),
+            ("more", "Serve actions"),
+        ]
+    );
+    assert_eq!(
+        m.action("open.1"),
+        Some(&MenuAction::Monitor(MonitorCmd::Open {
+            url: "https://laptop.tail1234.ts.net:8443/docs/".into(),
+            admin: false
+        }))
+    );
+    // The same path as "Copy SSH tunnel command": the main thread's clipboard.
+    assert_eq!(
+        m.action("url.copy"),
+        Some(&MenuAction::Ui(UiAction::Copy {
+            what: "URL".into(),
+            text: primary
+        }))
+    );
+}
+
+#[test]
+fn red_menu_leads_with_its_first_fix_and_offers_no_url() {
+    let v = view(https_off());
+    let s = SettingsView::default();
+    let m = build(input(&v, &[], &s));
+    let after = actions_after_diagnose(&m);
+    assert_eq!(
+        after[0],
+        ("fix.0.open_admin_dns", "Open admin console (DNS)…")
+    );
+    assert!(m.find("url.copy").is_none());
+    assert!(!m.ids().iter().any(|i| i.starts_with("open.")));
+    // A healthy diagnosis the machine does not show yet (the re-check before red) offers none.
+    let mut v = view(diag(Cause::Healthy));
+    v.health = Some(Health::Red);
+    let m = build(input(&v, &[], &s));
+    assert!(m.find("url.copy").is_none());
+}
+
+#[test]
+fn every_check_line_opens_its_explanation() {
+    for d in [https_off(), diag(Cause::Healthy)] {
+        let v = view(d.clone());
+        let s = SettingsView::default();
+        let m = build(input(&v, &[], &s));
+        for c in &d.checks {
+            let id = format!("check.{}", c.id);
+            let Some(Node::Sub {
+                label, children, ..
+            }) = m.find(&id)
+            else {
+                panic!("{id} is not a submenu")
+            };
+            assert!(label.contains(c.title));
+            let h = c.id.help();
+            let lines: Vec<_> = children.iter().filter_map(Node::label).collect();
+            assert_eq!(
+                lines,
+                vec![
+                    format!("Looks at: {}", h.looks_at).as_str(),
+                    &format!("Failing means: {}", h.failing),
+                    &format!("Fix: {}", h.fix),
+                    "Read more…",
+                ]
+            );
+            for line in &children[..3] {
+                assert!(matches!(
+                    line,
+                    Node::Item {
+                        enabled: false,
+                        action: None,
+                        ..
+                    }
+                ));
+            }
+            assert_eq!(
+                m.action(&format!("{id}.more")),
+                Some(&MenuAction::Monitor(MonitorCmd::Open {
+                    url: crate::diagnosis::help::readme_url(),
+                    admin: false
+                }))
+            );
+        }
+    }
+}
+
+#[test]
+fn the_usual_shortcuts_are_on_their_items() {
+    use crate::tray::menu::{Key, shortcut};
+    let v = view(diag(Cause::Healthy));
+    let s = SettingsView::default();
+    let m = build(input(&v, &[], &s));
+    for (id, key) in [
+        ("diagnose", Key::R),
+        ("settings.open", Key::Comma),
+        ("quit", Key::Q),
+        ("report.copy", Key::C),
+    ] {
+        assert!(m.find(id).is_some(), "no item {id} to carry ⌘{key:?}");
+        assert_eq!(shortcut(id), Some(key));
+    }
+    let with_keys = m
+        .ids()
+        .into_iter()
+        .filter(|i| shortcut(i).is_some())
+        .count();
+    assert_eq!(with_keys, 4, "one item per shortcut");
 }

@@ -193,6 +193,37 @@ async fn the_loop_confirms_a_blip_at_once_and_exits_when_the_ui_is_gone() {
     );
 }
 
+/// A write held from before the first run: the startup run, a poll and "Diagnose now" all
+/// wait for it (on tokio's paused clock a minute goes by at once), and one run follows its end
+/// without waiting for the interval.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn no_run_starts_while_a_write_runs_and_one_follows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, _sink, runs) = setup(vec![], dir.path());
+    let (writes, pause) = crate::tray::gate::gate();
+    let m = m.with_pause(pause);
+    let held = writes.begin().await;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let driver = async move {
+        tx.send(MonitorCmd::DiagnoseNow).unwrap();
+        // Past the startup run, the 30 s poll and the bus-less safety net.
+        tokio::time::sleep(Duration::from_secs(65)).await;
+        assert_eq!(*runs.lock().unwrap(), 0, "a run started during the write");
+        let released = Instant::now();
+        drop(held);
+        while *runs.lock().unwrap() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(released.elapsed() < Duration::from_secs(1), "not at once");
+        drop(tx);
+    };
+    tokio::time::timeout(Duration::from_secs(600), async {
+        tokio::join!(m.run(rx), driver)
+    })
+    .await
+    .unwrap();
+}
+
 /// The other targets' scripted answers: what each name answers now (a test changes it between
 /// runs) and after how long; the names of the runs started.
 #[derive(Clone)]
