@@ -434,6 +434,7 @@ sleep 0.5
 if pick_recreate && wait_for 10 dialog_up; then
     pass "Recreate serve… opened the dialog '$DIALOG_TITLE' (window $DLG, ${DLG_GEOM// /,})"
     shot "$OUT/08-dialog.png"
+    echo "$DLG_GEOM" >"$WORK/dialog.geom"
     [ "$(writes_since "$argv_before")" -eq 0 ] && pass "planning changed nothing (no write call)" || fail "planning ran $(writes_since "$argv_before") write calls"
     # While the dialog waits, the app does not: the monitor polls on (the background thread is
     # not held by the worker's dialog), and the menu still opens and answers clicks (the UI
@@ -679,6 +680,8 @@ if [ -n "${UPDATE_DOCS:-}" ] && [ "$failed" -eq 0 ]; then
     crop_menu "$OUT/03-menu-red-hover.png" "$WORK/menu-red.geom" "$ROOT/docs/screenshot-menu.png"
     crop_menu "$OUT/05-menu-green.png" "$WORK/menu-green.geom" "$ROOT/docs/screenshot-menu-green.png"
     "$CONVERT" "$OUT/01-red-icon.png" "$OUT/04-green-icon.png" +append "$ROOT/docs/screenshot-icon-red-green.png"
+    read -r dw dh dx dy <"$WORK/dialog.geom"
+    "$CONVERT" "$OUT/08-dialog.png" -crop "$((dw + 16))x$((dh + 16))+$((dx - 8))+$((dy - 8))" +repage "$ROOT/docs/screenshot-dialog.png"
     cp "$OUT/menu-red.labels" "$ROOT/docs/screenshot-menu.labels"
     cp "$OUT/menu-green.labels" "$ROOT/docs/screenshot-menu-green.labels"
     note "docs/screenshot-*.png and their .labels updated"
