@@ -136,6 +136,7 @@ impl Trust {
         let provider = Arc::new(rustls_graviola::default_provider());
         let lazy = Arc::new(LazyPlatform {
             provider: provider.clone(),
+            signatures: AcceptAny(provider.clone()),
             extra,
             built: OnceLock::new(),
         });
@@ -188,6 +189,8 @@ impl Trust {
 #[derive(Debug)]
 struct LazyPlatform {
     provider: Arc<rustls::crypto::CryptoProvider>,
+    /// The signature checks, which need the provider only (the same as [`AcceptAny`]'s).
+    signatures: AcceptAny,
     extra: Vec<CertificateDer<'static>>,
     built: OnceLock<Result<Arc<rustls_platform_verifier::Verifier>, rustls::Error>>,
 }
@@ -226,12 +229,7 @@ impl ServerCertVerifier for LazyPlatform {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -240,18 +238,11 @@ impl ServerCertVerifier for LazyPlatform {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.signatures.supported_verify_schemes()
     }
 }
 

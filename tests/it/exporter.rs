@@ -11,39 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 
 use crate::support::fake::Scenario;
-use crate::support::tls::{Peer, TestCa, http_backend, tls_peer};
-
-/// A healthy node behind the fake CLI, its TLS endpoint and backend real.
-struct Node {
-    sc: Scenario,
-    _tls: Peer,
-    _backend: Peer,
-    args: Vec<String>,
-}
-
-async fn healthy_node() -> Node {
-    let ca = TestCa::new();
-    let backend = http_backend(200).await;
-    let tls = tls_peer(ca.leaf("box.tail1234.ts.net", 60), 200).await;
-    let sc = Scenario::new();
-    sc.status("healthy").serve("healthy", backend.addr().port());
-    let ca_file = sc.path().join("ca.pem");
-    std::fs::write(&ca_file, ca.pem()).unwrap();
-    let args = vec![
-        "--tailscale".to_string(),
-        sc.cli().display().to_string(),
-        "--connect".into(),
-        tls.addr_str(),
-        "--ca-file".into(),
-        ca_file.display().to_string(),
-    ];
-    Node {
-        sc,
-        _tls: tls,
-        _backend: backend,
-        args,
-    }
-}
+use crate::support::node::{HealthyNode as Node, healthy_node};
 
 fn write_config(sc: &Scenario, config: serde_json::Value) {
     let dir = sc.path().join("home/.config/serve-doctor");

@@ -1,8 +1,8 @@
 //! Renderings for monitoring: the plugin line's exit statuses, and the Prometheus text
 //! accepted by Prometheus's own checker (`promtool`, from Debian's `prometheus` package).
 
-use crate::support::fake::{Scenario, serve_doctor};
-use crate::support::tls::{TestCa, http_backend, tls_peer};
+use crate::support::fake::serve_doctor;
+use crate::support::node::{HealthyNode, healthy_node};
 
 /// `promtool`, or `None` outside CI where the package is not installed (CI installs it, and
 /// there its absence is a failure).
@@ -19,23 +19,14 @@ fn promtool() -> Option<&'static str> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nagios_exit_statuses_and_a_prometheus_textfile_promtool_accepts() {
-    let ca = TestCa::new();
-    let backend = http_backend(200).await;
-    let tls = tls_peer(ca.leaf("box.tail1234.ts.net", 60), 200).await;
-    let sc = Scenario::new();
-    sc.status("healthy").serve("healthy", backend.addr().port());
-    let ca_file = sc.path().join("ca.pem");
-    std::fs::write(&ca_file, ca.pem()).unwrap();
-    let cli = sc.cli();
-    let base = [
-        "diagnose",
-        "--tailscale",
-        cli.to_str().unwrap(),
-        "--connect",
-        &tls.addr_str(),
-        "--ca-file",
-        ca_file.to_str().unwrap(),
-    ];
+    let HealthyNode {
+        sc,
+        backend,
+        tls: _tls,
+        args,
+    } = healthy_node().await;
+    let mut base = vec!["diagnose"];
+    base.extend(args.iter().map(String::as_str));
     let run = |extra: &'static [&'static str]| {
         let mut a: Vec<&str> = base.to_vec();
         a.extend_from_slice(extra);

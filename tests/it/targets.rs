@@ -3,7 +3,6 @@
 use serde_json::Value;
 
 use crate::support::fake::{Scenario, serve_doctor};
-use crate::support::tls::{TestCa, http_backend, tls_peer};
 
 fn out(o: &std::process::Output) -> String {
     format!(
@@ -46,25 +45,12 @@ async fn targets_are_added_listed_and_removed_in_the_config_file() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn diagnose_all_reports_one_entry_per_target_with_the_worst_exit() {
-    let ca = TestCa::new();
-    let backend = http_backend(200).await;
-    let tls = tls_peer(ca.leaf("box.tail1234.ts.net", 60), 200).await;
-    let sc = Scenario::new();
-    sc.status("healthy").serve("healthy", backend.addr().port());
-    let ca_file = sc.path().join("ca.pem");
-    std::fs::write(&ca_file, ca.pem()).unwrap();
-    let cli = sc.cli();
-    let common = [
-        "--tailscale",
-        cli.to_str().unwrap(),
-        "--connect",
-        &tls.addr_str(),
-        "--ca-file",
-        ca_file.to_str().unwrap(),
-    ];
+    let node = crate::support::node::healthy_node().await;
+    let sc = &node.sc;
+    let common = node.args();
     let mut args = vec!["diagnose", "--all", "--json"];
     args.extend_from_slice(&common);
-    let o = serve_doctor(&sc, &args).await;
+    let o = serve_doctor(sc, &args).await;
     let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
     assert_eq!(o.status.code(), Some(0), "{v:#}");
     crate::support::schema::check(&v);
@@ -74,7 +60,7 @@ async fn diagnose_all_reports_one_entry_per_target_with_the_worst_exit() {
 
     let mut args = vec!["diagnose", "--target", "nope"];
     args.extend_from_slice(&common);
-    let o = serve_doctor(&sc, &args).await;
+    let o = serve_doctor(sc, &args).await;
     assert_eq!(o.status.code(), Some(64), "{}", out(&o));
 }
 

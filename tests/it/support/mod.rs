@@ -3,5 +3,6 @@
 
 pub mod fake;
 pub mod localapi;
+pub mod node;
 pub mod schema;
 pub mod tls;
