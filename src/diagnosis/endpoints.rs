@@ -421,8 +421,19 @@ pub fn still_to_probe(ev: &Evidence, p: &ProbePlan) -> bool {
                 && ev
                     .endpoint_steps
                     .get(&ep.url)
-                    .is_none_or(|s| *s == Steps::default())
+                    .is_none_or(|s| *s == Steps::default() || request_to_come(p, ep, s))
         })
+}
+
+/// A web endpoint whose request through serve has not started but will: it waits only for a
+/// handshake of its own that has worked (or that it does not need). The engine starts it after
+/// the step that just finished, so a verdict taken now would miss it.
+fn request_to_come(p: &ProbePlan, ep: &Endpoint, s: &Steps) -> bool {
+    ep.kind == Kind::Web
+        && matches!(s.request, Step::NotStarted)
+        && (!ep.tls
+            || shares_main_handshake(p, ep)
+            || matches!(s.tls.value(), Some(TlsOutcome::Established { .. })))
 }
 
 #[cfg(test)]
