@@ -1,7 +1,9 @@
-//! Headless subcommands on top of the library: `diagnose` now, `fix …` later.
+//! The headless subcommands on top of the library: `diagnose`, `targets` and `exporter` (`fix`
+//! has its own room, `fix_cli`).
 //!
-//! Flags win over the config file for the run ([`settings::resolve`]); the config file is only
-//! read, never written, here.
+//! Flags win over the config file for the run ([`settings::resolve`]). Only `targets add|remove`
+//! writes the file, through [`targets::add`] and [`targets::remove`], which keep everything else
+//! in it.
 
 use std::process::ExitCode;
 

@@ -1,4 +1,5 @@
-//! `serve-doctor`: with no subcommand, the menu-bar app; `diagnose` (and later `fix`) headless.
+//! `serve-doctor`: with no subcommand, the menu-bar app (the `tray` feature); `diagnose`, `fix`,
+//! `targets` and `exporter` headless.
 #![forbid(unsafe_code)]
 
 mod cli;
