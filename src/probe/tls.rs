@@ -135,7 +135,6 @@ impl Trust {
         }
         let provider = Arc::new(rustls_graviola::default_provider());
         let lazy = Arc::new(LazyPlatform {
-            provider: provider.clone(),
             signatures: AcceptAny(provider.clone()),
             extra,
             built: OnceLock::new(),
@@ -188,8 +187,8 @@ impl Trust {
 /// signature checks need only the provider, so only the certificate check waits for the store.
 #[derive(Debug)]
 struct LazyPlatform {
-    provider: Arc<rustls::crypto::CryptoProvider>,
-    /// The signature checks, which need the provider only (the same as [`AcceptAny`]'s).
+    /// The signature checks, which need the provider only (the same as [`AcceptAny`]'s); its
+    /// provider is the one the verifier is built with.
     signatures: AcceptAny,
     extra: Vec<CertificateDer<'static>>,
     built: OnceLock<Result<Arc<rustls_platform_verifier::Verifier>, rustls::Error>>,
@@ -201,7 +200,7 @@ impl LazyPlatform {
             .get_or_init(|| {
                 rustls_platform_verifier::Verifier::new_with_extra_roots(
                     self.extra.iter().cloned(),
-                    self.provider.clone(),
+                    self.signatures.0.clone(),
                 )
                 .map(Arc::new)
             })
