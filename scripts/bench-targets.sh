@@ -6,8 +6,8 @@
 # The targets: this node (the bench's server node, over its LocalAPI) and BENCH_TARGETS - 1 URL
 # targets, each the server's serve seen from here as another device would see it (the URL view:
 # this node's netmap, the handshake with the node's name, a request through serve).
-# For each: the median of BENCH_RUNS runs of `diagnose --target NAME`; then the median of
-# BENCH_RUNS runs of `diagnose --all`. It prints numbers and asserts nothing; it is not a timed
+# BENCH_RUNS rounds, each running `diagnose --target NAME` for every target and then
+# `diagnose --all`; the medians of each. It prints numbers and asserts nothing; it is not a timed
 # test. The clock is read inside the bench's namespace, right around each command.
 #
 # Env: BENCH_TARGETS (10), BENCH_RUNS (5), SERVE_DOCTOR_BIN (default target/release/serve-doctor),
@@ -63,30 +63,37 @@ for i in $(seq 2 "$N"); do
     "$BIN" targets add "site$i" --url "https://$IP/" >/dev/null || die "targets add failed"
 done
 
-# median_ms ARGS...: the median wall time of RUNS runs, in ms; the last run's cause goes to
-# $WORK/cause (this runs in a subshell).
-median_ms() {
-    local ms=()
-    for _ in $(seq "$RUNS"); do
-        local out
-        out=$(ns env HOME="$HOME" XDG_CONFIG_HOME="$XDG_CONFIG_HOME" XDG_DATA_HOME="$XDG_DATA_HOME" bash -c '
-            t0=$(date +%s%N); "$@" >/tmp/sd-bench-targets.out 2>/dev/null; t1=$(date +%s%N)
-            echo $(( (t1 - t0) / 1000000 ))' _ "$BIN" diagnose --json "${COMMON[@]}" "$@")
-        ms+=("$out")
-    done
+# once_ms ARGS...: the wall time of one run, in ms; its cause goes to $WORK/cause.
+once_ms() {
+    ns env HOME="$HOME" XDG_CONFIG_HOME="$XDG_CONFIG_HOME" XDG_DATA_HOME="$XDG_DATA_HOME" bash -c '
+        t0=$(date +%s%N); "$@" >/tmp/sd-bench-targets.out 2>/dev/null; t1=$(date +%s%N)
+        echo $(( (t1 - t0) / 1000000 ))' _ "$BIN" diagnose --json "${COMMON[@]}" "$@"
     jq -r '.cause // ([.targets[].diagnosis.cause] | unique | join(","))' /tmp/sd-bench-targets.out >"$WORK/cause" 2>/dev/null
-    printf '%s\n' "${ms[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
 }
+
+median() { sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"; }
+
+# Rounds, not blocks: each round runs every target alone and then --all, so a machine that
+# speeds up or slows down during the run moves both sides alike.
+TARGETS=(local $(seq -f 'site%g' 2 "$N"))
+for r in $(seq "$RUNS"); do
+    for t in "${TARGETS[@]}"; do
+        echo "$(once_ms --target "$t")" >>"$WORK/ms-$t"
+        cp "$WORK/cause" "$WORK/cause-$t"
+    done
+    echo "$(once_ms --all)" >>"$WORK/ms-all"
+    cp "$WORK/cause" "$WORK/cause-all"
+done
 
 printf '%-10s %8s  %s\n' target "median" cause
 slowest=0
-for t in local $(seq -f 'site%g' 2 "$N"); do
-    m=$(median_ms --target "$t")
-    printf '%-10s %6s ms  %s\n' "$t" "$m" "$(cat "$WORK/cause")"
+for t in "${TARGETS[@]}"; do
+    m=$(median <"$WORK/ms-$t")
+    printf '%-10s %6s ms  %s\n' "$t" "$m" "$(cat "$WORK/cause-$t")"
     [ "$m" -gt "$slowest" ] && slowest=$m
 done
-all=$(median_ms --all)
-printf '%-10s %6s ms  %s\n' "--all" "$all" "$(cat "$WORK/cause")"
+all=$(median <"$WORK/ms-all")
+printf '%-10s %6s ms  %s\n' "--all" "$all" "$(cat "$WORK/cause-all")"
 echo
 echo "| targets | slowest single target (median) | \`diagnose --all\` (median) | ratio |"
 echo "| --- | ---: | ---: | ---: |"

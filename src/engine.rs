@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 use crate::diagnosis::{
     self, Diagnosis, Evidence, Inputs, Platform, ProbePlan, Step, endpoints, rules,
 };
-use crate::probe::{self, HttpOutcome, TcpOutcome, TlsOutcome, Trust, Via};
+use crate::probe::{self, HttpOutcome, TcpOutcome, TlsOutcome, TlsSession, Trust, Via};
 use crate::tailscale::localapi::{self, Discovery, LocalApi, Roots};
 use crate::tailscale::route::{AnyRoute, ApiRoute, CliRoute, Route, SshRoute, api_failure};
 use crate::tailscale::ssh::{BadTarget, Session, SshTarget};
@@ -119,7 +119,9 @@ enum Done {
     // Boxed: a Status is large and the other variants travel through the same JoinSet.
     Status(Box<Result<Status, CliFailure>>, u64),
     Serve(Result<(ServeConfig, String), CliFailure>, u64),
-    Tls(TlsOutcome, u64),
+    /// With the connection, when the handshake was established: the request through serve
+    /// goes over it.
+    Tls(TlsOutcome, u64, Option<TlsSession>),
     Backend(HttpOutcome, u64),
     Via(HttpOutcome, u64),
     Cert(CertCommand, u64),
@@ -127,10 +129,30 @@ enum Done {
     Endpoint(String, EndpointDone, u64),
 }
 
+/// The connections of one diagnosis whose handshake was established and that no request has
+/// used yet. Each carries one request (`Connection: close`); a request with none for its
+/// address and name dials anew. Dropped with the diagnosis, which closes what is left.
+#[derive(Debug, Default)]
+struct SpareConnections(Vec<TlsSession>);
+
+impl SpareConnections {
+    fn keep(&mut self, session: Option<TlsSession>) {
+        self.0.extend(session);
+    }
+
+    fn take(&mut self, addr: &str, server_name: &str) -> Option<TlsSession> {
+        let i = self
+            .0
+            .iter()
+            .position(|s| s.key().0 == addr && s.key().1 == server_name)?;
+        Some(self.0.swap_remove(i))
+    }
+}
+
 /// What a probe of another endpoint found.
 enum EndpointDone {
     Listener(TcpOutcome),
-    Tls(TlsOutcome),
+    Tls(TlsOutcome, Option<TlsSession>),
     Request(HttpOutcome),
     Backend(HttpOutcome),
     Forward(TcpOutcome),
@@ -313,6 +335,8 @@ impl Engine {
             |ev: &Evidence| diagnosis::assemble(ev, None, route.clone(), ms_since(start), false);
         progress(&snapshot(&ev));
 
+        // Connections whose handshake worked, each waiting for its one request.
+        let mut sessions = SpareConnections::default();
         let mut stopped_early = self.certain(&ev);
         while !stopped_early && let Some(joined) = tasks.join_next().await {
             // A panicking probe is a bug; the step stays Running, which the final report shows as
@@ -326,7 +350,10 @@ impl Engine {
                         ms,
                     }
                 }
-                Done::Tls(o, ms) => ev.tls = Step::Done { value: o, ms },
+                Done::Tls(o, ms, session) => {
+                    sessions.keep(session);
+                    ev.tls = Step::Done { value: o, ms }
+                }
                 Done::Backend(o, ms) => ev.backend = Step::Done { value: o, ms },
                 Done::Via(o, ms) => ev.via_serve = Step::Done { value: o, ms },
                 Done::Cert(c, ms) => ev.cert_cmd = Step::Done { value: c, ms },
@@ -334,7 +361,10 @@ impl Engine {
                     let st = ev.endpoint_steps.entry(url).or_default();
                     match done {
                         EndpointDone::Listener(o) => st.listener = Step::Done { value: o, ms },
-                        EndpointDone::Tls(o) => st.tls = Step::Done { value: o, ms },
+                        EndpointDone::Tls(o, session) => {
+                            sessions.keep(session);
+                            st.tls = Step::Done { value: o, ms }
+                        }
                         EndpointDone::Request(o) => st.request = Step::Done { value: o, ms },
                         EndpointDone::Backend(o) => st.backend = Step::Done { value: o, ms },
                         EndpointDone::Forward(o) => st.forward = Step::Done { value: o, ms },
@@ -349,7 +379,7 @@ impl Engine {
                 stopped_early = true;
                 break;
             }
-            self.start_probes(&mut ev, &mut tasks, cli.as_ref());
+            self.start_probes(&mut ev, &mut tasks, cli.as_ref(), &mut sessions);
             progress(&snapshot(&ev));
         }
         if stopped_early {
@@ -459,7 +489,13 @@ impl Engine {
     }
 
     /// Starts whatever the evidence so far makes possible and has not started yet.
-    fn start_probes(&self, ev: &mut Evidence, tasks: &mut JoinSet<Done>, cli: Option<&Arc<Path>>) {
+    fn start_probes(
+        &self,
+        ev: &mut Evidence,
+        tasks: &mut JoinSet<Done>,
+        cli: Option<&Arc<Path>>,
+        sessions: &mut SpareConnections,
+    ) {
         let Some(status) = ev.status_ok() else { return };
         let running = status.backend_state.is_running();
         let Some(name) = status.dns_name().map(str::to_string) else {
@@ -489,10 +525,8 @@ impl Engine {
             let tailnet = tailnet.clone();
             tasks.spawn(async move {
                 let s = Instant::now();
-                Done::Tls(
-                    probe::tls_handshake(&dial, &tailnet, &name, &trust, t).await,
-                    ms_since(s),
-                )
+                let (o, session) = probe::tls_session(&dial, &tailnet, &name, &trust, t).await;
+                Done::Tls(o, ms_since(s), session)
             });
             ev.tls = Step::Running;
         }
@@ -514,17 +548,22 @@ impl Engine {
         if let (Step::NotStarted, Some(TlsOutcome::Established { .. }), Ok(dial)) =
             (&ev.via_serve, ev.tls.value(), &plan.dial)
         {
+            let session = sessions.take(dial, &name);
             let (dial, name, trust) = (dial.clone(), name.clone(), self.trust.clone());
             let tailnet = tailnet.clone();
             tasks.spawn(async move {
                 let s = Instant::now();
-                let o =
-                    probe::http_get(&dial, &tailnet, &name, "/", Some((&name, &trust)), t).await;
+                let o = match session {
+                    Some(session) => probe::get_over(session, &name, "/", t).await,
+                    None => {
+                        probe::http_get(&dial, &tailnet, &name, "/", Some((&name, &trust)), t).await
+                    }
+                };
                 Done::Via(o, ms_since(s))
             });
             ev.via_serve = Step::Running;
         }
-        self.start_endpoint_probes(ev, &plan, tasks);
+        self.start_endpoint_probes(ev, &plan, tasks, sessions);
     }
 
     /// The other endpoints of this node, once the main handshake shows the certificate works
@@ -536,6 +575,7 @@ impl Engine {
         ev: &mut Evidence,
         plan: &ProbePlan,
         tasks: &mut JoinSet<Done>,
+        sessions: &mut SpareConnections,
     ) {
         if endpoints::blocked(ev, plan).is_some() {
             return;
@@ -613,9 +653,9 @@ impl Engine {
                 spawn(
                     tasks,
                     Box::pin(async move {
-                        EndpointDone::Tls(
-                            probe::tls_handshake(&addr, &tailnet, &sni, &trust, t).await,
-                        )
+                        let (o, session) =
+                            probe::tls_session(&addr, &tailnet, &sni, &trust, t).await;
+                        EndpointDone::Tls(o, session)
                     }),
                 );
                 st.tls = Step::Running;
@@ -636,18 +676,19 @@ impl Engine {
                     self.trust.clone(),
                 );
                 let tls = ep.tls;
+                let session = tls.then(|| sessions.take(&addr, &sni)).flatten();
                 let tailnet = tailnet.clone();
                 spawn(
                     tasks,
                     Box::pin(async move {
-                        let via = if tls {
-                            Some((sni.as_str(), trust.as_ref()))
-                        } else {
-                            None
+                        let o = match session {
+                            Some(session) => probe::get_over(session, &sni, &path, t).await,
+                            None => {
+                                let via = tls.then_some((sni.as_str(), trust.as_ref()));
+                                probe::http_get(&addr, &tailnet, &sni, &path, via, t).await
+                            }
                         };
-                        EndpointDone::Request(
-                            probe::http_get(&addr, &tailnet, &sni, &path, via, t).await,
-                        )
+                        EndpointDone::Request(o)
                     }),
                 );
                 st.request = Step::Running;

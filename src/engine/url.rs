@@ -153,9 +153,9 @@ impl Engine {
         }
         let (t, via, trust) = (self.opts.timeout, self.tailnet_via(), &self.trust);
         let s = Instant::now();
-        let tls = probe::tls_handshake(&dial, &via, &sni, trust, t).await;
+        let (tls, session) = probe::tls_session(&dial, &via, &sni, trust, t).await;
         let tls_ms = ms_since(s);
-        if !matches!(tls, TlsOutcome::Established { .. }) {
+        let Some(session) = session else {
             return (
                 Step::Done {
                     value: tls,
@@ -163,13 +163,14 @@ impl Engine {
                 },
                 Step::NotStarted,
             );
-        }
+        };
         let host = match target.port {
             443 => sni.clone(),
             p => format!("{sni}:{p}"),
         };
+        // Over the connection just verified: no second handshake, here or on the node.
         let s = Instant::now();
-        let value = probe::http_get(&dial, &via, &host, &target.path, Some((&sni, trust)), t).await;
+        let value = probe::get_over(session, &host, &target.path, t).await;
         (
             Step::Done {
                 value: tls,

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant as Deadline;
 
 use super::tcp::{connect_until, ms_since};
-use super::tls::{Trust, connect_tls};
+use super::tls::{TlsSession, Trust, connect_tls};
 use super::{HttpOutcome, TcpOutcome, TlsOutcome, Via};
 use crate::tailscale::serve::{ProxyTarget, Scheme};
 
@@ -57,6 +57,22 @@ pub async fn http_get(
                 },
             }
         }
+    }
+}
+
+/// [`http_get`] over a session whose handshake already completed (`host` and `path` as there).
+/// `timeout` bounds the request and the response head.
+pub async fn get_over(
+    session: TlsSession,
+    host: &str,
+    path: &str,
+    timeout: Duration,
+) -> HttpOutcome {
+    let started = Instant::now();
+    let deadline = Deadline::now() + timeout;
+    match build_request(host, path) {
+        Ok(request) => exchange(session.stream, request, started, deadline).await,
+        Err(detail) => HttpOutcome::Failed { detail },
     }
 }
 

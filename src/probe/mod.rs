@@ -17,9 +17,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use dns::DnsOutcome;
-pub use http::{backend_get, http_get};
+pub use http::{backend_get, get_over, http_get};
 pub use tcp::tcp_connect;
-pub use tls::{Trust, TrustError, tls_handshake};
+pub use tls::{TlsSession, TlsSessionKey, Trust, TrustError, tls_handshake, tls_session};
 
 /// How a probe reaches its address: directly, or through a SOCKS5 proxy ("host:port" of the
 /// proxy) that resolves and dials on its side — tailscaled's own proxy into the tailnet on a

@@ -359,7 +359,47 @@ pub async fn tls_handshake(
     trust: &Trust,
     timeout: Duration,
 ) -> TlsOutcome {
-    handshake_until(
+    tls_session(addr, via, server_name, trust, timeout).await.0
+}
+
+/// A connection whose handshake just completed, kept for one request (see
+/// [`super::http::get_over`]): the request through serve then costs no second handshake, on
+/// either side, and goes over the very connection whose certificate was checked, as a
+/// browser's first request does.
+pub struct TlsSession {
+    /// Boxed: a rustls connection is over a kilobyte, and sessions travel in small messages.
+    pub(crate) stream: Box<TlsStream<TcpStream>>,
+    /// The `host:port` dialed and the SNI sent: a request may only use a session made for it.
+    key: TlsSessionKey,
+}
+
+/// Which connection a [`TlsSession`] is: the address dialed and the server name sent.
+pub type TlsSessionKey = (String, String);
+
+impl TlsSession {
+    pub fn key(&self) -> &TlsSessionKey {
+        &self.key
+    }
+}
+
+impl std::fmt::Debug for TlsSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSession")
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+/// [`tls_handshake`], keeping the connection when the handshake is established (the session is
+/// `Some` exactly then).
+pub async fn tls_session(
+    addr: &str,
+    via: &Via,
+    server_name: &str,
+    trust: &Trust,
+    timeout: Duration,
+) -> (TlsOutcome, Option<TlsSession>) {
+    let (outcome, stream) = handshake_until(
         addr,
         via,
         server_name,
@@ -367,8 +407,15 @@ pub async fn tls_handshake(
         Instant::now(),
         Deadline::now() + timeout,
     )
-    .await
-    .0
+    .await;
+    let key = (addr.to_owned(), server_name.to_owned());
+    (
+        outcome,
+        stream.map(|stream| TlsSession {
+            stream: Box::new(stream),
+            key,
+        }),
+    )
 }
 
 /// The handshake for callers that go on to use the stream (HTTPS): the established stream, or

@@ -21,7 +21,7 @@ struct World {
     sc: Scenario,
     ca_file: String,
     connect: String,
-    _peers: Vec<Peer>,
+    peers: Vec<Peer>,
 }
 
 impl World {
@@ -44,7 +44,7 @@ impl World {
             sc,
             ca_file: ca_file.to_str().unwrap().to_string(),
             connect,
-            _peers: peers,
+            peers,
         }
     }
 
@@ -110,6 +110,8 @@ async fn healthy() {
     );
     assert!(v["fixes"].as_array().unwrap().is_empty());
     assert!(v["elapsed_ms"].as_u64().is_some());
+    // The request through serve goes over the handshake's own connection: one handshake.
+    assert_eq!(w.peers[0].accepted(), 1, "{v:#}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -117,6 +117,8 @@ async fn healthy_through_a_peer_whose_name_this_device_resolves() {
     );
     assert_eq!(v["backend_port_source"], "unseen");
     assert_eq!(v["fixes"][0]["id"], "clear_browser_cache");
+    // The request goes over the verified connection: one handshake, here and on the node.
+    assert_eq!(peer.accepted(), 1);
     // Only reads: the status with peers.
     for argv in sc.argv_log() {
         assert_eq!(argv, ["status", "--json"], "{argv:?}");

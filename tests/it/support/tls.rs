@@ -16,6 +16,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -147,11 +148,18 @@ fn set_validity(params: &mut CertificateParams, not_before_secs: i64, not_after_
 pub struct Peer {
     addr: SocketAddr,
     task: JoinHandle<()>,
+    /// Connections accepted so far.
+    accepted: Arc<AtomicUsize>,
 }
 
 impl Peer {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many connections the peer has accepted (each TLS peer's connection is one handshake).
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     /// `"127.0.0.1:port"`, the shape the probes take.
@@ -174,13 +182,18 @@ where
 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
     let task = tokio::spawn(async move {
         // Owned by this task: aborting the task drops the set, which aborts every connection.
         let mut connections = JoinSet::new();
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => { connections.spawn(handle(stream)); }
+                    Ok((stream, _)) => {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        connections.spawn(handle(stream));
+                    }
                     Err(_) => return,
                 },
                 // Reap finished connections so the set does not grow.
@@ -188,7 +201,11 @@ where
             }
         }
     });
-    Peer { addr, task }
+    Peer {
+        addr,
+        task,
+        accepted,
+    }
 }
 
 /// A TLS server presenting `leaf` that answers every HTTP request with `status`.
@@ -225,6 +242,7 @@ pub async fn unix_backend(path: &std::path::Path, status: u16) -> Peer {
     Peer {
         addr: "127.0.0.1:0".parse().unwrap(),
         task,
+        accepted: Arc::default(),
     }
 }
 
