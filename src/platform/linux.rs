@@ -118,6 +118,22 @@ pub async fn confirm(title: String, body: String) -> bool {
     answer == rfd::MessageDialogResult::Ok
 }
 
+/// The CA bundle file of the system's trust store, when the store is that file plus certificate
+/// directories (OpenSSL's layout, which the platform verifier reads here through
+/// rustls-native-certs: `SSL_CERT_FILE`/`SSL_CERT_DIR` when set, else the probed file and
+/// directories). `None` when `SSL_CERT_DIR` is set without `SSL_CERT_FILE`: then no file is part
+/// of the store.
+pub fn ca_bundle() -> Option<PathBuf> {
+    match (
+        std::env::var_os("SSL_CERT_FILE"),
+        std::env::var_os("SSL_CERT_DIR"),
+    ) {
+        (Some(file), _) => Some(file.into()),
+        (None, Some(_)) => None,
+        (None, None) => openssl_probe::probe().cert_file,
+    }
+}
+
 /// The resident set size from `/proc/self/status` (`VmRSS`, in kB there).
 pub fn resident_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

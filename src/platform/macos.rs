@@ -143,6 +143,12 @@ pub async fn confirm(title: String, body: String) -> bool {
     answer == rfd::MessageDialogResult::Custom(RUN.into())
 }
 
+/// The system's trust is the keychains (Security.framework, through the platform verifier): no
+/// file speaks for it.
+pub fn ca_bundle() -> Option<PathBuf> {
+    None
+}
+
 /// The current resident size needs Mach calls that no pure binding here offers; the exporter
 /// leaves the metric out rather than report the peak as if it were now.
 pub fn resident_bytes() -> Option<u64> {

@@ -46,6 +46,14 @@ impl Os {
     }
 }
 
+/// A file of CA certificates that is part of the system's trust store, where there is one
+/// (Linux: Debian's `/etc/ssl/certs/ca-certificates.crt` and the like; macOS: none). A
+/// certificate that chains to it is trusted by the whole store; one that does not may still be
+/// trusted by the rest of the store.
+pub fn system_ca_bundle() -> Option<PathBuf> {
+    os::ca_bundle()
+}
+
 /// Whether the tray icon can be drawn as a template image (monochrome, tinted by the menu bar).
 pub const TEMPLATE_ICONS: bool = os::TEMPLATE_ICONS;
 

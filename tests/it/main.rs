@@ -17,3 +17,4 @@ mod remote;
 mod route;
 mod ssh;
 mod targets;
+mod trust;
