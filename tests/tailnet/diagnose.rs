@@ -57,12 +57,7 @@ fn issuance_stalling_is_pending_first_then_failing() {
     // came, and the next handshake stalls again: issuance is failing. (Each handshake starts a
     // new attempt, so each route waits for the one before it to give up.)
     for route in ROUTES {
-        let waited = b.wait("the stalled issuance to give up", 180, || {
-            b.status(SERVER)["Health"].as_array().is_some_and(|h| {
-                h.iter()
-                    .all(|w| !w.as_str().unwrap_or("").contains("Fetching TLS"))
-            })
-        });
+        let waited = b.wait_stalled_issuance_to_give_up();
         eprintln!("the stalled attempt gave up after {waited:?}");
         let (code, v) = b.diagnose(route, &["--timeout", "3"]);
         assert_eq!(
@@ -106,11 +101,7 @@ fn logged_out_needs_login() {
 #[test]
 fn key_expired_needs_login() {
     let Some(b) = bench() else { return };
-    b.admin("expire?on=1");
-    b.wait("the node key to expire", 30, || {
-        let st = b.status(SERVER);
-        st["BackendState"] != "Running" || st["Self"]["Expired"] == true
-    });
+    b.expire_server_key();
     eprintln!(
         "expired status: {} {}",
         b.status(SERVER)["BackendState"],

@@ -252,6 +252,26 @@ impl Bench {
     }
 
     /// Waits for `cond`, re-checking it every 50 ms, for at most `secs`.
+    /// Expires the server's node key at control and waits until the daemon shows it.
+    pub fn expire_server_key(&self) {
+        self.admin("expire?on=1");
+        self.wait("the node key to expire", 30, || {
+            let st = self.status(SERVER);
+            st["BackendState"] != "Running" || st["Self"]["Expired"] == true
+        });
+    }
+
+    /// Waits for the daemon's stalled certificate attempt to reach its own deadline: its
+    /// "Fetching TLS" warning goes. Returns how long that took.
+    pub fn wait_stalled_issuance_to_give_up(&self) -> Duration {
+        self.wait("the stalled issuance to give up", 180, || {
+            self.status(SERVER)["Health"].as_array().is_some_and(|h| {
+                h.iter()
+                    .all(|w| !w.as_str().unwrap_or("").contains("Fetching TLS"))
+            })
+        })
+    }
+
     pub fn wait(&self, what: &str, secs: u64, mut cond: impl FnMut() -> bool) -> Duration {
         let start = Instant::now();
         while !cond() {

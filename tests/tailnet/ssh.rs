@@ -307,6 +307,33 @@ fn ssh_issuance_refused_then_stalling() {
 }
 
 #[test]
+fn ssh_key_expired_needs_login() {
+    let Some(b) = bench() else { return };
+    let s = Sshd::start(&b);
+    b.expire_server_key();
+    same_as_local(&b, &s, &[], "needs_login");
+}
+
+/// The remote run alone here: a local run's handshake would start a new attempt, and the
+/// remote one would then see it pending (`issuance_stalling_is_pending_first_then_failing`
+/// shows the same sequence locally).
+#[test]
+fn ssh_issuance_stalled_until_the_daemon_gives_up_is_failing() {
+    let Some(b) = bench() else { return };
+    let s = Sshd::start(&b);
+    b.admin("acme?mode=stall");
+    b.forget_certs(SERVER);
+    let (code, v) = s.diagnose(&b, &["--timeout", "3"]);
+    assert_eq!(v["cause"], "cert_pending", "{}", brief(&v));
+    assert_eq!(code, 1);
+    let waited = b.wait_stalled_issuance_to_give_up();
+    eprintln!("the stalled attempt gave up after {waited:?}");
+    let (code, v) = s.diagnose(&b, &["--timeout", "3"]);
+    assert_eq!(v["cause"], "cert_issuance_failing", "{}", brief(&v));
+    assert_eq!(code, 2);
+}
+
+#[test]
 fn ssh_fix_recreate_round_trip_keeps_the_backup_here_named_after_the_node() {
     let Some(b) = bench() else { return };
     let s = Sshd::start(&b);
